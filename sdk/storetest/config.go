@@ -1,0 +1,27 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/glance-go/glance/sdk/store"
+)
+
+// Config tells the suite how to make the store under test.
+type Config struct {
+	// Setup prepares a fresh, empty backing store (a directory, a bucket)
+	// for one suite run. It returns the store's config {} block as JSON and
+	// a function that lists everything physically left in the backing store
+	// (files, objects, temporary data). The suite fails when that list is not
+	// empty once every object it made was deleted.
+	Setup func(t testing.TB) (configJSON []byte, leftovers func() ([]string, error))
+
+	// New returns an unconfigured Backend; used by Run and RunGRPC.
+	New func() store.Backend
+
+	// ChunkSize is the chunk size whose edges are tested; 0 means
+	// store.DefaultChunkSize.
+	ChunkSize int
+
+	// SkipRange skips the range cases for stores without ReadRange.
+	SkipRange bool
+}
