@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/glance-go/glance/sdk/store"
 )
@@ -24,4 +25,14 @@ type Config struct {
 
 	// SkipRange skips the range cases for stores without ReadRange.
 	SkipRange bool
+
+	// MaxSize caps the largest round trip, for backing stores with a small
+	// test quota. 0 means 1 GiB, or 64 MiB with -short.
+	MaxSize int64
+
+	// SettleTimeout is how long the suite waits for cleanup to become
+	// visible through the leftovers lister and Stat: a plugin process may
+	// still be removing temporary data when the host's call has returned,
+	// and some object stores list eventually. 0 means 5 seconds.
+	SettleTimeout time.Duration
 }

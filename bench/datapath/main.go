@@ -1,0 +1,394 @@
+// Command datapath measures glance-api's data path: a 1 GiB upload and
+// download through the API and the filesystem store plugin, beside, in the
+// same run, a raw write and read of the same file on the same disk, the
+// in-process md5+sha512 ceiling, and a plain Go http.ServeFile of the file.
+// It prints figures; it asserts nothing.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "directory holding glance-api and the store plugins")
+	sizeMiB := flag.Int("size", 1024, "transfer size in MiB")
+	work := flag.String("dir", "", "scratch directory on the disk to measure (default: a temp dir under ./data)")
+	serveFile := flag.String("serve-file", "", "internal: serve this file with http.ServeFile on -addr")
+	addr := flag.String("addr", "", "internal: listen address for -serve-file")
+	flag.Parse()
+	if *serveFile != "" {
+		runServeFile(*serveFile, *addr)
+		return
+	}
+	if err := run(*bin, int64(*sizeMiB)<<20, *work); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, size int64, work string) error {
+	bin, _ = filepath.Abs(bin)
+	if work == "" {
+		if err := os.MkdirAll("data", 0o750); err != nil {
+			return err
+		}
+		d, err := os.MkdirTemp("data", "bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	work, _ = filepath.Abs(work)
+	src := filepath.Join(work, "source.bin")
+	fmt.Printf("data path benchmark: %d MiB, scratch %s, GOMAXPROCS-visible CPUs %d\n\n", size>>20, work, numCPU())
+
+	// (a) raw write (with fdatasync) and read of the same file on the same disk.
+	d, err := writeRandom(src, size)
+	if err != nil {
+		return err
+	}
+	report("raw write + fdatasync (disk)", size, d, "")
+	d, err = readFile(src)
+	if err != nil {
+		return err
+	}
+	report("raw read (page cache warm)", size, d, "")
+
+	// (b) md5 and sha512 in parallel over the same bytes: the hashing ceiling.
+	d, err = hashCeiling(src)
+	if err != nil {
+		return err
+	}
+	report("md5+sha512 in parallel, in-process", size, d, "")
+
+	// (c) a plain Go http.ServeFile of the file, read by this process over loopback.
+	d, err = serveFileBaseline(src)
+	if err != nil {
+		return err
+	}
+	serveFileRate := mbps(size, d)
+	report("http.ServeFile download (loopback)", size, d, "")
+	fmt.Println()
+
+	for _, local := range []bool{true, false} {
+		if err := apiRun(bin, work, src, size, local, serveFileRate); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
+
+func report(what string, n int64, d time.Duration, extra string) {
+	fmt.Printf("%-48s %8.0f MB/s  (%6.2fs)%s\n", what, mbps(n, d), d.Seconds(), extra)
+}
+
+func writeRandom(path string, size int64) (time.Duration, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := rand.NewChaCha8([32]byte{7})
+	buf := make([]byte, 4<<20)
+	start := time.Now()
+	for left := size; left > 0; {
+		n := min(int64(len(buf)), left)
+		r.Read(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			return 0, err
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func readFile(path string) (time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for {
+		_, err := f.Read(buf)
+		if err == io.EOF {
+			return time.Since(start), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+func hashCeiling(path string) (time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// Pre-read so the ceiling measures hashing, not the disk.
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, h := range []hash.Hash{md5.New(), sha512.New()} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for off := 0; off < len(data); off += 1 << 20 {
+				h.Write(data[off:min(off+1<<20, len(data))])
+			}
+			h.Sum(nil)
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), nil
+}
+
+func runServeFile(path, addr string) {
+	http.HandleFunc("/f", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) })
+	if err := http.ListenAndServe(addr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer", url)
+}
+
+func serveFileBaseline(path string) (time.Duration, error) {
+	self, _ := os.Executable()
+	addr := freeAddr()
+	cmd := exec.Command(self, "-serve-file", path, "-addr", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if err := waitHTTP("http://"+addr+"/f", 10*time.Second); err != nil {
+		return 0, err
+	}
+	return download("http://" + addr + "/f")
+}
+
+func download(url string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// apiRun starts glance-api with a filesystem store under work and measures
+// one upload and one download of src.
+func apiRun(bin, work, src string, size int64, local bool, serveFileRate float64) error {
+	dir, err := os.MkdirTemp(work, "api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr := freeAddr()
+	cfg := fmt.Sprintf(`plugin_dir = %q
+api      { bind = %q }
+registry { driver = "sqlite"  dsn = %q }
+auth     { mode = "noauth" }
+store "local" {
+  plugin = "filesystem"
+  config {
+    data_dir   = %q
+    local_file = %t
+  }
+}
+`, bin, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), local)
+	cfgPath := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	var logb bytes.Buffer
+	cmd := exec.Command(filepath.Join(bin, "glance-api"), "-config", cfgPath)
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	base := "http://" + addr
+	if err := waitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
+		return fmt.Errorf("%w\n%s", err, logb.String())
+	}
+	apiPid := cmd.Process.Pid
+	plugin := childPid(apiPid)
+	if plugin == 0 {
+		return fmt.Errorf("no plugin process under glance-api %d", apiPid)
+	}
+
+	resp, err := http.Post(base+"/v2/images", "application/json",
+		strings.NewReader(`{"name":"bench","disk_format":"raw","container_format":"bare"}`))
+	if err != nil {
+		return err
+	}
+	var img struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&img)
+	resp.Body.Close()
+
+	path := "gRPC stream"
+	if local {
+		path = "local fast path"
+	}
+	fmt.Printf("through glance-api + filesystem plugin (downloads by %s):\n", path)
+
+	mark := rssMark(apiPid, plugin)
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequest("PUT", base+"/v2/images/"+img.ID+"/file", f)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	start := time.Now()
+	resp, err = http.DefaultClient.Do(req)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if resp.StatusCode != 204 {
+		return fmt.Errorf("upload: %s\n%s", resp.Status, logb.String())
+	}
+	report("  upload   (md5+sha512+store, API)", size, d, mark.growth())
+
+	mark = rssMark(apiPid, plugin)
+	d, err = download(base + "/v2/images/" + img.ID + "/file")
+	if err != nil {
+		return err
+	}
+	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of http.ServeFile%s", 100*mbps(size, d)/serveFileRate, mark.growth()))
+	fmt.Println()
+	return nil
+}
+
+func childPid(parent int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || !strings.Contains(s[:i], "glance-store-") {
+			continue
+		}
+		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	return 0
+}
+
+// mark records each process's resident set before a transfer, after
+// resetting its peak, so growth() can report how far the peak rose.
+type mark struct {
+	pids   []int
+	names  []string
+	before []int64
+}
+
+func rssMark(api, plugin int) mark {
+	m := mark{pids: []int{api, plugin}, names: []string{"glance-api", "plugin"}}
+	for _, p := range m.pids {
+		// "5" resets the peak RSS (VmHWM) to the current RSS.
+		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p), []byte("5"), 0)
+		m.before = append(m.before, procKiB(p, "VmRSS"))
+	}
+	return m
+}
+
+func (m mark) growth() string {
+	var parts []string
+	for i, p := range m.pids {
+		peak := procKiB(p, "VmHWM")
+		parts = append(parts, fmt.Sprintf("%s RSS %d→peak %d MiB (+%d)", m.names[i], m.before[i]>>10, peak>>10, (peak-m.before[i])>>10))
+	}
+	return "\n      " + strings.Join(parts, "; ")
+}
+
+func procKiB(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
