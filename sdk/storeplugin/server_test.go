@@ -33,11 +33,12 @@ const testChunk = 64 << 10
 type recorder struct {
 	*memstore.Store
 	bodyEnd   chan error
+	started   chan struct{} // one value per Put that reached the store
 	shutdowns int
 }
 
 func newRecorder() *recorder {
-	return &recorder{Store: memstore.New(), bodyEnd: make(chan error, 16)}
+	return &recorder{Store: memstore.New(), bodyEnd: make(chan error, 16), started: make(chan struct{}, 16)}
 }
 
 type endReader struct {
@@ -55,6 +56,7 @@ func (e *endReader) Read(p []byte) (int, error) {
 
 func (r *recorder) Put(ctx context.Context, req store.PutRequest, body io.Reader) (store.PutResult, error) {
 	er := &endReader{r: body}
+	r.started <- struct{}{}
 	res, err := r.Store.Put(ctx, req, er)
 	r.bodyEnd <- er.end
 	return res, err
@@ -258,6 +260,9 @@ func TestPutContextCancelAborts(t *testing.T) {
 	pr, pw := io.Pipe()
 	go func() {
 		_, _ = pw.Write(randBytes(2 * testChunk))
+		// Cancel only once the store is reading: a cancellation that
+		// overtakes the header never reaches the store at all.
+		<-b.started
 		cancel()
 		_ = pw.CloseWithError(context.Canceled)
 	}()
