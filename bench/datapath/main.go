@@ -249,7 +249,10 @@ func apiRun(bin, work, src string, size int64, local bool, serveFileRate float64
 	addr := freeAddr()
 	cfg := fmt.Sprintf(`plugin_dir = %q
 api      { bind = %q }
-registry { driver = "sqlite"  dsn = %q }
+registry {
+  driver = "sqlite"
+  dsn    = %q
+}
 auth     { mode = "noauth" }
 store "local" {
   plugin = "filesystem"

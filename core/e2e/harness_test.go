@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// binDir holds glance-api and the store plugins built for this test run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "glance-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	cmd := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/glance-go/glance/core/cmd/glance-api",
+		"github.com/glance-go/glance/plugins/filesystem/cmd/glance-store-filesystem")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building binaries:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one glance-api process.
+type server struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	URL     string
+	DataDir string
+	log     *bytes.Buffer
+	exited  chan struct{}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeConfig writes a config.hcl for a filesystem store under dir.
+func writeConfig(t *testing.T, dir, addr, extra string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`plugin_dir = %q
+api      { bind = %q }
+registry {
+  driver = "sqlite"
+  dsn    = %q
+}
+auth     { mode = "noauth" }
+store "local" {
+  plugin  = "filesystem"
+  default = true
+  config {
+    data_dir = %q
+  }
+}
+%s`, binDir, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), extra)
+	path := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startServer runs glance-api on a fresh data directory and waits until it
+// answers.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := writeConfig(t, dir, addr, "")
+	s := &server{t: t, URL: "http://" + addr, DataDir: filepath.Join(dir, "images"), log: &bytes.Buffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(filepath.Join(binDir, "glance-api"), "-config", cfg)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(s.stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/healthcheck")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("glance-api exited at start:\n%s", s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("glance-api did not answer within 30s:\n%s", s.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends glance-api with SIGTERM and checks that no plugin outlives it.
+func (s *server) stop() {
+	pid := s.cmd.Process.Pid
+	children := pluginPids(pid)
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Errorf("glance-api did not stop within 20s of SIGINT")
+	}
+	for _, c := range children {
+		deadline := time.Now().Add(5 * time.Second)
+		for processAlive(c) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if processAlive(c) {
+			s.t.Errorf("plugin process %d outlived glance-api", c)
+			syscallKill(c)
+		}
+	}
+	if s.t.Failed() {
+		s.t.Logf("glance-api log:\n%s", s.log)
+	}
+}
+
+// pluginPids lists the store plugin processes whose parent is pid.
+func pluginPids(parent int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so cut at the last ')'.
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || !strings.Contains(s[:i], "glance-store-") {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
+}
+
+// do sends a request and returns the response; the caller closes the body.
+func (s *server) do(method, path string, body io.Reader, hdr map[string]string) *http.Response {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.URL+path, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
