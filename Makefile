@@ -7,6 +7,7 @@ GEN_DIR := sdk/internal/gen
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 TOOLS := $(CURDIR)/.tools
+PLUGIN_CMDS := $(patsubst %,./%/...,$(wildcard plugins/*/cmd))
 
 .PHONY: help build run test test-integration bench proto lint clean
 
@@ -15,7 +16,7 @@ help: ## list the targets
 
 build: ## build glance-api and every store plugin into bin/
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./core/cmd/... ./plugins/*/cmd/...
+	$(GO) build -o $(BIN)/ ./core/cmd/... $(PLUGIN_CMDS)
 
 run: build ## build, then serve on 127.0.0.1:9292 from config.hcl (SQLite + filesystem store under ./data)
 	@mkdir -p data/images
