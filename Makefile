@@ -29,8 +29,8 @@ test: build ## unit, conformance and end-to-end tests that need only Go
 test-integration: build ## tests against real services started by scripts/ (PostgreSQL, ...)
 	./scripts/test-integration.sh
 
-bench: build ## data-path benchmarks: MB/s and peak RSS beside raw disk, hashing and http.ServeFile
-	./bench/datapath.sh
+bench: build ## every benchmark under bench/ (data path, registry, …): prints figures, asserts nothing
+	@set -e; for b in bench/*.sh; do echo "== $$b"; bash $$b; done
 
 proto: ## regenerate the committed Go code from plugin-proto/
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install protobuf-compiler"; exit 1; }
