@@ -279,7 +279,7 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 // config {} makes `glance-api validate` fail and name its line.
 func TestValidateNamesMisspeltLine(t *testing.T) {
 	dir := t.TempDir()
-	good := writeConfig(t, dir, "127.0.0.1:9292", "")
+	good := writeConfig(t, dir, "127.0.0.1:9292", Options{})
 	out, err := exec.Command(filepath.Join(binDir, "glance-api"), "validate", "-config", good).CombinedOutput()
 	if err != nil {
 		t.Fatalf("validate of a good config failed: %v\n%s", err, out)

@@ -61,24 +61,41 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// writeConfig writes a config.hcl for a filesystem store under dir.
-func writeConfig(t *testing.T, dir, addr, extra string) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`plugin_dir = %q
-api      { bind = %q }
-registry {
-  driver = "sqlite"
-  dsn    = %q
+// Options shape one glance-api run. Empty fields take the defaults: an
+// SQLite registry and a filesystem store "local" in the test's directory.
+type Options struct {
+	// Stores is the HCL of the store blocks.
+	Stores string
+	// Registry is the HCL of the registry block.
+	Registry string
+	// Extra is more HCL (images {}, …).
+	Extra string
+	// Env is added to glance-api's environment (for env() in the config).
+	Env []string
 }
-auth     { mode = "noauth" }
-store "local" {
+
+// filesystemStore is the default store block, rooted at dir/images.
+func filesystemStore(dir string) string {
+	return fmt.Sprintf(`store "local" {
   plugin  = "filesystem"
   default = true
   config {
     data_dir = %q
   }
 }
-%s`, binDir, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), extra)
+`, filepath.Join(dir, "images"))
+}
+
+// writeConfig writes dir/config.hcl for a server bound to addr.
+func writeConfig(t *testing.T, dir, addr string, o Options) string {
+	t.Helper()
+	if o.Stores == "" {
+		o.Stores = filesystemStore(dir)
+	}
+	if o.Registry == "" {
+		o.Registry = fmt.Sprintf("registry {\n  driver = \"sqlite\"\n  dsn    = %q\n}\n", filepath.Join(dir, "glance.db"))
+	}
+	cfg := fmt.Sprintf("plugin_dir = %q\napi { bind = %q }\n%sauth { mode = \"noauth\" }\n%s%s", binDir, addr, o.Registry, o.Stores, o.Extra)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -86,15 +103,19 @@ store "local" {
 	return path
 }
 
-// startServer runs glance-api on a fresh data directory and waits until it
-// answers.
-func startServer(t *testing.T) *server {
+// startServer runs glance-api with the default options.
+func startServer(t *testing.T) *server { return startServerWith(t, Options{}) }
+
+// startServerWith runs glance-api on a fresh directory and waits until it
+// answers. It is stopped, and its plugins checked gone, at the test's end.
+func startServerWith(t *testing.T, o Options) *server {
 	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg := writeConfig(t, dir, addr, "")
+	cfg := writeConfig(t, dir, addr, o)
 	s := &server{t: t, URL: "http://" + addr, DataDir: filepath.Join(dir, "images"), log: &bytes.Buffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(filepath.Join(binDir, "glance-api"), "-config", cfg)
+	s.cmd.Env = append(os.Environ(), o.Env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
