@@ -45,7 +45,7 @@ proto: ## regenerate the committed Go code from plugin-proto/
 lint: ## gofmt, go vet and staticcheck on every module
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '/internal/gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '/internal/gen/'); exit 1; }
 	$(GO) vet ./... && (cd sdk && $(GO) vet ./...)
-	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$(TOOLS)/staticcheck ./... && (cd sdk && $(TOOLS)/staticcheck ./...)
 
 clean: ## remove build output

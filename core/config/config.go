@@ -256,11 +256,11 @@ func (c *Config) decodeAPI(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics 
 func checkBind(s string) error {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Errorf("bind must be host:port, such as %q: %v.", DefaultBind, err)
+		return fmt.Errorf("bind must be host:port, such as %q: %v", DefaultBind, err)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("bind must be host:port with a numeric port between 0 and 65535, such as %q.", DefaultBind)
+		return fmt.Errorf("bind must be host:port with a numeric port between 0 and 65535, such as %q", DefaultBind)
 	}
 	return nil
 }

@@ -297,11 +297,6 @@ func (m *Managed) Put(ctx context.Context, req store.PutRequest, body io.Reader)
 	return c.Put(ctx, req, body)
 }
 
-type getResult struct {
-	rc   io.ReadCloser
-	info store.ObjectInfo
-}
-
 // Get opens a reader; the call stays in flight until the reader is closed.
 func (m *Managed) Get(ctx context.Context, location string, r store.Range) (io.ReadCloser, store.ObjectInfo, error) {
 	for attempt := 0; ; attempt++ {
