@@ -162,7 +162,7 @@ func Open(ctx context.Context, driver, dsn string, opts ...OpenOptions) (*DB, er
 		}
 	case cur < known:
 		db.Close()
-		return nil, fmt.Errorf("%w: the database is at version %d, this binary needs %d: run `glance-manage db migrate`", ErrSchemaOutdated, cur, known)
+		return nil, fmt.Errorf("%w: the database is at version %d, this binary needs %d: run `glance-manage -config <config.hcl> db migrate` first", ErrSchemaOutdated, cur, known)
 	}
 	return db, nil
 }
@@ -178,7 +178,10 @@ func (db *DB) openSQLite(dsn string, maxReaders int) error {
 			}
 		}
 	}
-	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
+	// automatic_index off: every list path has its index, and with
+	// ANALYZE statistics SQLite otherwise builds a throwaway index over
+	// image_properties for each property-filtered list (0.7 s at 100k).
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "automatic_index(0)"}
 	if !memory {
 		pragmas = append(pragmas, "journal_mode(WAL)")
 	}

@@ -9,6 +9,18 @@
 // naming the status it found). Deletes are soft, as in Glance: a deleted
 // image keeps its row (its id can never be reused) but is not found.
 //
+// List applies Glance's filters, sorts and visibility rules in SQL and
+// pages by keyset (the marker's sort values, read in the same statement),
+// so that a page of any sort key is an index range scan from the marker:
+// the ix_images_live_* indexes end with created_at, id, the tie-breakers
+// Glance appends. A page and its images' properties, tags and locations
+// are one statement. Members and tasks (with their info) are kept here
+// too; members and tasks are soft-deleted, as in Glance.
+//
+// glance-manage db migrate applies the migrations; glance-api migrates the
+// embedded SQLite default itself but refuses a PostgreSQL schema older or
+// newer than it knows, naming the command to run.
+//
 // Timestamps are stored and returned in UTC at second precision, which is
 // what Glance shows ("2026-11-26T11:44:45Z").
 //

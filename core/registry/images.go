@@ -422,56 +422,6 @@ func (db *DB) Delete(ctx context.Context, id string) ([]image.Location, error) {
 	return locs, nil
 }
 
-// List implements Repository.
-func (db *DB) List(ctx context.Context, lq ListQuery) ([]*image.Image, error) {
-	var imgs []*image.Image
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		where := []string{"deleted = FALSE", "status <> ?"}
-		args := []any{string(image.StatusKilled)}
-		if lq.OSHidden != nil {
-			where = append(where, "os_hidden = ?")
-			args = append(args, *lq.OSHidden)
-		}
-		if lq.Marker != "" {
-			var mt dbTime
-			err := tx.QueryRowContext(ctx, db.q("SELECT created_at FROM images WHERE id = ? AND deleted = FALSE"), lq.Marker).Scan(&mt)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: %s", ErrInvalidMarker, lq.Marker)
-			}
-			if err != nil {
-				return fmt.Errorf("registry: read marker %s: %w", lq.Marker, err)
-			}
-			where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-			args = append(args, mt.t, mt.t, lq.Marker)
-		}
-		query := "SELECT " + imageColumns + " FROM images WHERE " + strings.Join(where, " AND ") + " ORDER BY created_at DESC, id DESC"
-		if lq.Limit > 0 {
-			query += " LIMIT ?"
-			args = append(args, lq.Limit)
-		}
-		rows, err := tx.QueryContext(ctx, db.q(query), args...)
-		if err != nil {
-			return fmt.Errorf("registry: list images: %w", err)
-		}
-		for rows.Next() {
-			img, err := scanImage(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("registry: list images: %w", err)
-			}
-			imgs = append(imgs, img)
-		}
-		if err := closeRows(rows); err != nil {
-			return fmt.Errorf("registry: list images: %w", err)
-		}
-		return db.loadChildren(ctx, tx, imgs)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return imgs, nil
-}
-
 // Locations implements Repository.
 func (db *DB) Locations(ctx context.Context, id string) ([]image.Location, error) {
 	var locs []image.Location

@@ -31,11 +31,50 @@ type Repository interface {
 	// returns the locations whose data the caller must now delete.
 	// ErrNotFound if absent, ErrProtected if protected.
 	Delete(ctx context.Context, id string) ([]image.Location, error)
-	// List returns live images, newest first, id descending as tie-breaker,
-	// from after q.Marker. An unknown marker gives ErrInvalidMarker.
+	// List returns a page of the live images q.Caller may see that match
+	// q, in q's order (Glance's rules: see ListQuery), from after q.Marker.
+	// An unknown or invisible marker gives ErrInvalidMarker; a bad sort
+	// key, direction or filter an error wrapping ErrInvalidQuery.
 	List(ctx context.Context, q ListQuery) ([]*image.Image, error)
 	// Locations returns the active locations of a live image, oldest first.
 	Locations(ctx context.Context, id string) ([]image.Location, error)
+	// AddMember shares a live image with a project: a pending member.
+	// ErrNotFound for no such image, ErrMemberExists if already a member.
+	AddMember(ctx context.Context, imageID, memberID string) (*image.Member, error)
+	// GetMember returns a live member: ErrNotFound (image), ErrMemberNotFound.
+	GetMember(ctx context.Context, imageID, memberID string) (*image.Member, error)
+	// ListMembers returns the live members of a live image, oldest first.
+	ListMembers(ctx context.Context, imageID string) ([]*image.Member, error)
+	// SetMemberStatus sets a live member's status and returns it.
+	SetMemberStatus(ctx context.Context, imageID, memberID string, status image.MemberStatus) (*image.Member, error)
+	// DeleteMember soft-deletes a live member; the project may be added again.
+	DeleteMember(ctx context.Context, imageID, memberID string) error
+	// CreateTask records a task and its info; an existing id gives ErrDuplicate.
+	CreateTask(ctx context.Context, t *image.Task) error
+	// GetTask returns a live task or ErrTaskNotFound.
+	GetTask(ctx context.Context, id string) (*image.Task, error)
+	// SetTaskStatus moves a task from → to (compare-and-set: a
+	// *TaskConflictError, ErrConflict, when it is not from) with its
+	// result (nil keeps it) and message.
+	SetTaskStatus(ctx context.Context, id string, from, to image.TaskStatus, result []byte, message string) error
+	// ListTasks returns a page of live tasks (TaskQuery).
+	ListTasks(ctx context.Context, q TaskQuery) ([]*image.Task, error)
+	// ImageTasks returns the tasks of a live image, newest first.
+	ImageTasks(ctx context.Context, imageID string) ([]*image.Task, error)
+	// DeleteTask soft-deletes a live task.
+	DeleteTask(ctx context.Context, id string) error
+	// Update reads a live image, lets fn change it and writes the result,
+	// all in one transaction that no other write of the image interleaves
+	// with: a status fn changes is a compare-and-set on the status fn saw.
+	// fn's error is returned as is and nothing changes; ErrNotFound if
+	// there is no such live image. Tags, properties and locations are
+	// replaced by fn's (a location without id is added, a missing one
+	// marked deleted). updated_at moves only if something changed. It
+	// returns the image as stored.
+	Update(ctx context.Context, id string, fn func(img *image.Image) error) (*image.Image, error)
+	// ProjectUsage returns the bytes of data held by the live images owned
+	// by owner.
+	ProjectUsage(ctx context.Context, owner string) (int64, error)
 }
 
 // UploadResult is what an upload produced.
@@ -47,16 +86,6 @@ type UploadResult struct {
 	HashAlgo    string // e.g. sha512
 	HashValue   string // hex
 	Location    image.Location
-}
-
-// ListQuery selects a page of images.
-type ListQuery struct {
-	// Limit is the page size; <= 0 means no limit.
-	Limit int
-	// Marker is the id of the last image of the previous page.
-	Marker string
-	// OSHidden, when set, keeps only images whose os_hidden equals it.
-	OSHidden *bool
 }
 
 // Errors. Compare with errors.Is.

@@ -24,6 +24,9 @@ func testDriver(t *testing.T) (driver, dsn string) {
 	t.Helper()
 	base := os.Getenv("GLANCE_TEST_POSTGRES_DSN")
 	if base == "" {
+		if os.Getenv("GLANCE_REQUIRE_POSTGRES") != "" {
+			t.Fatal("GLANCE_REQUIRE_POSTGRES is set but GLANCE_TEST_POSTGRES_DSN is empty")
+		}
 		return DriverSQLite, filepath.Join(t.TempDir(), "sub", "glance.db")
 	}
 	admin, err := sql.Open("postgres", base)
@@ -349,7 +352,6 @@ func TestListPaging(t *testing.T) {
 		return clock
 	}})
 	// 7 images over 3 distinct seconds: ties are broken by id.
-	var ids []string
 	for i := 0; i < 7; i++ {
 		if i == 3 || i == 5 {
 			mu.Lock()
@@ -360,7 +362,6 @@ func TestListPaging(t *testing.T) {
 		if err := db.Create(ctx, img); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, img.ID)
 	}
 	hidden := newImage("hidden")
 	hidden.OSHidden = true
@@ -369,7 +370,7 @@ func TestListPaging(t *testing.T) {
 	db.Create(ctx, deleted)
 	db.Delete(ctx, deleted.ID)
 
-	all, err := db.List(ctx, ListQuery{OSHidden: image.Ptr(false)})
+	all, err := db.List(ctx, ListQuery{Caller: admin, OSHidden: image.Ptr(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestListPaging(t *testing.T) {
 	var paged []string
 	marker := ""
 	for pages := 0; ; pages++ {
-		page, err := db.List(ctx, ListQuery{Limit: 3, Marker: marker, OSHidden: image.Ptr(false)})
+		page, err := db.List(ctx, ListQuery{Caller: admin, Limit: 3, Marker: marker, OSHidden: image.Ptr(false)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,10 +411,10 @@ func TestListPaging(t *testing.T) {
 	if fmt.Sprint(paged) != fmt.Sprint(want) {
 		t.Fatalf("paged\n%v\nwant\n%v", paged, want)
 	}
-	if _, err := db.List(ctx, ListQuery{Marker: uuid.NewString()}); !errors.Is(err, ErrInvalidMarker) {
+	if _, err := db.List(ctx, ListQuery{Caller: admin, Marker: uuid.NewString()}); !errors.Is(err, ErrInvalidMarker) {
 		t.Fatalf("unknown marker: %v", err)
 	}
-	withHidden, _ := db.List(ctx, ListQuery{})
+	withHidden, _ := db.List(ctx, ListQuery{Caller: admin})
 	if len(withHidden) != 8 {
 		t.Fatalf("without the os_hidden filter: %d images, want 8", len(withHidden))
 	}
@@ -438,7 +439,7 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 					errc <- err
 					return
 				}
-				if _, err := db.List(ctx, ListQuery{Limit: 5}); err != nil {
+				if _, err := db.List(ctx, ListQuery{Caller: admin, Limit: 5}); err != nil {
 					errc <- err
 					return
 				}
@@ -451,3 +452,5 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var admin = Caller{Admin: true, Project: "admin"}
