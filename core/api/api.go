@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -58,7 +59,23 @@ type Options struct {
 	HashAlgo string
 	// Rules are the image schema settings (formats, quotas).
 	Rules image.Rules
+	// ShowMultipleLocations shows an image's locations and allows the
+	// /locations JSON-patch operations (Glance's show_multiple_locations;
+	// off by default: location URLs reveal the store layout).
+	ShowMultipleLocations bool
+	// ShowImageDirectURL shows direct_url, the first location (Glance's
+	// show_image_direct_url; off by default).
+	ShowImageDirectURL bool
+	// LocationQuota is the most locations an image may have (Glance's
+	// image_location_quota); 0 means DefaultLocationQuota, < 0 unlimited.
+	LocationQuota int
+	// StorageQuota is the most bytes of image data a project may hold
+	// (Glance's user_storage_quota, counted per owner); 0 means no quota.
+	StorageQuota int64
 }
+
+// DefaultLocationQuota is Glance's image_location_quota.
+const DefaultLocationQuota = 10
 
 // server is the API. Its state is read-only after New, but for the
 // buffer pool.
@@ -72,6 +89,11 @@ type server struct {
 	auth     AuthFunc
 	algo     string
 	rules    image.Rules
+	schemas  map[string][]byte
+	showLocs bool
+	showURL  bool
+	locQuota int
+	quota    int64
 	engine   *gin.Engine
 	bufs     sync.Pool // *[]byte of copyBufSize, for streaming downloads
 }
@@ -104,10 +126,26 @@ func New(o Options) http.Handler {
 		s.auth = func(*http.Request) (Identity, error) { return NoAuthIdentity(), nil }
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	s.showLocs, s.showURL, s.quota = o.ShowMultipleLocations, o.ShowImageDirectURL, o.StorageQuota
+	switch s.locQuota = o.LocationQuota; {
+	case s.locQuota == 0:
+		s.locQuota = DefaultLocationQuota
+	case s.locQuota < 0:
+		s.locQuota = -1
+	}
+	schemas, err := buildSchemas(s.rules)
+	if err != nil {
+		// The schemas are embedded: this is a build defect.
+		panic(fmt.Sprintf("api: embedded schemas: %v", err))
+	}
+	s.schemas = schemas
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// Route on the escaped path so that a tag may hold an encoded "/".
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.Use(s.logRequests, s.requestID, s.recoverPanics)
@@ -121,32 +159,80 @@ func New(o Options) http.Handler {
 	e.GET("/v2", s.v2Redirect)
 
 	v2 := e.Group("/v2", s.authenticate)
+	for _, name := range schemaNames {
+		v2.GET("/schemas/"+name, rejectBody, s.schema(name))
+	}
 	v2.POST("/images", s.createImage)
 	v2.GET("/images", s.listImages)
-	v2.GET("/images/:id", s.showImage)
-	v2.DELETE("/images/:id", s.deleteImage)
+	v2.GET("/images/:id", rejectBody, s.showImage)
+	v2.PATCH("/images/:id", s.updateImage)
+	v2.DELETE("/images/:id", rejectBody, s.deleteImage)
 	v2.PUT("/images/:id/file", s.uploadData)
-	v2.GET("/images/:id/file", s.downloadData)
+	v2.GET("/images/:id/file", rejectBody, s.downloadData)
+	v2.POST("/images/:id/actions/deactivate", rejectBody, s.imageAction(image.StatusActive, image.StatusDeactivated, "deactivate"))
+	v2.POST("/images/:id/actions/reactivate", rejectBody, s.imageAction(image.StatusDeactivated, image.StatusActive, "reactivate"))
+	v2.PUT("/images/:id/tags/:tag", s.addTag)
+	v2.DELETE("/images/:id/tags/:tag", s.deleteTag)
+	v2.POST("/images/:id/locations", s.addLocation)
+	v2.GET("/images/:id/locations", rejectBody, s.getLocations)
 	s.engine = e
 	return s
 }
 
-// ServeHTTP negotiates a /v2.N URL prefix (Glance's version negotiation
-// middleware), then routes.
+// ServeHTTP negotiates the API version as Glance's version negotiation
+// middleware does, then routes.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; strings.HasPrefix(p, "/v2.") {
-		minor, rest, _ := strings.Cut(p[len("/v2."):], "/")
-		if !knownMinor(minor) {
-			s.versionsUnknown(w, r)
-			return
-		}
-		r.URL.Path = "/v2"
-		if rest != "" || strings.HasSuffix(p, "/") {
-			r.URL.Path += "/" + rest
-		}
-		r.URL.RawPath = ""
+	if s.negotiateVersion(r) {
+		s.engine.ServeHTTP(w, r)
+		return
 	}
-	s.engine.ServeHTTP(w, r)
+	s.versionsUnknown(w, r)
+}
+
+// vndMediaType prefixes the Accept header that picks a version without a
+// URL prefix: application/vnd.openstack.images-v2.N.
+const vndMediaType = "application/vnd.openstack.images-"
+
+// negotiateVersion rewrites r's path to the /v2 routes, or reports false
+// for an unknown version (answered with the versions document, 300).
+// /versions, /healthcheck and / are served as they are. Otherwise, an
+// Accept header that starts with the vendor media type names the version
+// and the path is taken as unversioned (/images → /v2/images); failing
+// that, the first path segment must be v2 or a known v2.N.
+func (s *server) negotiateVersion(r *http.Request) bool {
+	p := r.URL.Path
+	if p == "/" || p == "/healthcheck" || p == "/versions" || strings.HasPrefix(p, "/versions/") {
+		return true
+	}
+	raw := r.URL.EscapedPath()
+	var version, rest, rawRest string
+	if accept := r.Header.Get("Accept"); strings.HasPrefix(accept, vndMediaType) {
+		version, rest, rawRest = accept[len(vndMediaType):], p, raw
+	} else {
+		trimmed := strings.TrimLeft(p, "/")
+		version, _, _ = strings.Cut(trimmed, "/")
+		rest = trimmed[len(version):]
+		rawTrimmed := strings.TrimLeft(raw, "/")
+		rawVersion, _, _ := strings.Cut(rawTrimmed, "/")
+		rawRest = rawTrimmed[len(rawVersion):]
+	}
+	if !knownVersion(version) {
+		return false
+	}
+	r.URL.Path = "/v2" + rest
+	r.URL.RawPath = ""
+	if rawRest != rest {
+		r.URL.RawPath = "/v2" + rawRest
+	}
+	return true
+}
+
+// rejectBody refuses a request body where Glance's router sets
+// body_reject (most GETs, DELETE, the actions).
+func rejectBody(c *gin.Context) {
+	if c.Request.ContentLength > 0 || len(c.Request.TransferEncoding) > 0 {
+		fail(c, newError(http.StatusBadRequest, "A body is not expected with this request."))
+	}
 }
 
 // logRequests logs each request once it is answered.

@@ -28,6 +28,7 @@ const cleanupTimeout = 30 * time.Second
 // Errors of bodyGuard.
 var (
 	errTooLarge     = errors.New("the provided image is too large")
+	errOverQuota    = errors.New("the upload exceeds the project's storage quota")
 	errSizeMismatch = errors.New("size of uploaded data does not match the declared size")
 	errClientRead   = errors.New("reading the request body")
 	errStopped      = errors.New("upload stopped by the server")
@@ -40,6 +41,9 @@ type bodyGuard struct {
 	r      io.Reader
 	cap    int64
 	expect int64 // -1: unknown
+	// quotaCap: cap is what is left of the project's storage quota, not
+	// the size cap.
+	quotaCap bool
 
 	mu      sync.Mutex
 	n       int64
@@ -63,6 +67,8 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 	defer g.mu.Unlock()
 	g.n += int64(n)
 	switch {
+	case g.n > g.cap && g.quotaCap:
+		g.err = errOverQuota
 	case g.n > g.cap:
 		g.err = errTooLarge
 	case g.expect >= 0 && g.n > g.expect:
@@ -145,6 +151,23 @@ func (s *server) uploadData(c *gin.Context) {
 		s.imageError(c, id, err)
 		return
 	}
+	limit, quotaCap := s.sizeCap, false
+	if s.quota > 0 && img.Owner != nil {
+		used, err := s.reg.ProjectUsage(ctx, *img.Owner)
+		if err != nil {
+			s.log.Error("reading the project's storage usage", "owner", *img.Owner, "error", err)
+			fail(c, newError(http.StatusInternalServerError, "Failed to upload image data due to internal error"))
+			return
+		}
+		left := max(0, s.quota-used)
+		if expect > left {
+			fail(c, quotaError(expect, left))
+			return
+		}
+		if left < limit {
+			limit, quotaCap = left, true
+		}
+	}
 	if err := s.reg.SetStatus(ctx, id, image.StatusQueued, image.StatusSaving); err != nil {
 		var ce *registry.ConflictError
 		if errors.As(err, &ce) {
@@ -156,7 +179,7 @@ func (s *server) uploadData(c *gin.Context) {
 	}
 
 	// From here on the image is saving: every failure restores queued.
-	guard := &bodyGuard{r: r.Body, cap: s.sizeCap, expect: expect}
+	guard := &bodyGuard{r: r.Body, cap: limit, expect: expect, quotaCap: quotaCap}
 	hr, err := checksum.NewReader(guard, checksum.Config{Algo: s.algo})
 	if err != nil {
 		s.restoreQueued(ctx, id)
@@ -258,6 +281,17 @@ func withStore(m map[string]string, storeID string) map[string]string {
 	return out
 }
 
+// quotaError is the 413 of an upload beyond the project's storage quota
+// (Glance's StorageQuotaFull, as its upload handler words it).
+func quotaError(size, left int64) *httpError {
+	if left < 0 {
+		return newError(http.StatusRequestEntityTooLarge, "Denying attempt to upload image because it exceeds the storage quota: "+
+			"more than %d bytes were sent and the project's storage quota has no room left for them.", size-1)
+	}
+	return newError(http.StatusRequestEntityTooLarge, "Denying attempt to upload image because it exceeds the storage quota: "+
+		"The size of the data %d will exceed the limit. %d bytes remaining.", size, left)
+}
+
 // restoreQueued puts an image whose upload failed back to queued.
 func (s *server) restoreQueued(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -279,8 +313,10 @@ func (s *server) deleteObject(ctx context.Context, storeID string, b store.Backe
 	}
 }
 
-// deleteData deletes the data of a deleted image from its stores.
-func (s *server) deleteData(ctx context.Context, id string, locs []image.Location) {
+// deleteData deletes an image's data from its stores. It stops at, and
+// returns, a store's in-use error, before anything else is deleted; other
+// failures are logged, as Glance does, and leave orphaned data.
+func (s *server) deleteData(ctx context.Context, id string, locs []image.Location) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	for _, l := range locs {
@@ -288,10 +324,14 @@ func (s *server) deleteData(ctx context.Context, id string, locs []image.Locatio
 		if err == nil {
 			err = b.Delete(ctx, l.URL)
 		}
+		if errors.Is(err, store.ErrInUse) {
+			return err
+		}
 		if err != nil {
 			s.log.Error("unable to delete image data", "image_id", id, "store", l.StoreID, "location", l.URL, "error", err)
 		}
 	}
+	return nil
 }
 
 func (s *server) storeLookupError(c *gin.Context, storeID string, err error) {
@@ -309,6 +349,9 @@ func (s *server) storeLookupError(c *gin.Context, storeID string, err error) {
 func (s *server) uploadFailed(c *gin.Context, id, storeID string, received, expect int64, clientGone bool, bodyErr, err error) {
 	log := s.log.With("image_id", id, "store", storeID, "error", err)
 	switch {
+	case errors.Is(bodyErr, errOverQuota):
+		log.Warn("upload beyond the project's storage quota", "storage_quota", s.quota)
+		fail(c, quotaError(received, -1))
 	case errors.Is(bodyErr, errTooLarge):
 		log.Warn("upload larger than the size cap", "size_cap", s.sizeCap)
 		fail(c, newError(http.StatusRequestEntityTooLarge, "The incoming image is too large: The provided image is too large."))
@@ -360,7 +403,26 @@ func (s *server) downloadData(c *gin.Context) {
 		return
 	}
 	size := *img.Size
-	rng, herr := parseRange(c.Request.Header, size)
+	hdr := c.Request.Header
+	if etag := imageETag(img); etag != "" {
+		if inm := hdr.Get("If-None-Match"); inm != "" && etagListMatch(inm, etag) {
+			s.notModified(c, etag)
+			return
+		}
+		// If-Range: the range is for the representation the client has;
+		// any other (another ETag, a date: we send no Last-Modified) gets
+		// the whole image.
+		if ir := hdr.Get("If-Range"); ir != "" && strings.TrimSpace(ir) != etag {
+			hdr = hdr.Clone()
+			hdr.Del("Range")
+			hdr.Del("Content-Range")
+		}
+	} else if hdr.Get("If-Range") != "" {
+		hdr = hdr.Clone()
+		hdr.Del("Range")
+		hdr.Del("Content-Range")
+	}
+	rng, herr := parseRange(hdr, size)
 	if herr != nil {
 		fail(c, herr)
 		return
@@ -412,7 +474,7 @@ func (s *server) writeDataHeaders(c *gin.Context, img *image.Image, rng byteRang
 	}
 	if img.Checksum != nil {
 		h.Set("Content-MD5", *img.Checksum)
-		h.Set("ETag", `"`+*img.Checksum+`"`)
+		h.Set("ETag", imageETag(img))
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
 	if s.cache != "" {
@@ -423,6 +485,39 @@ func (s *server) writeDataHeaders(c *gin.Context, img *image.Image, rng byteRang
 		status = http.StatusPartialContent
 	}
 	c.Status(status)
+	c.Writer.WriteHeaderNow()
+}
+
+// imageETag is the strong entity tag of an image's data: its MD5. The
+// data of an image never changes once active, so the checksum identifies
+// the bytes; "" when there is no checksum.
+func imageETag(img *image.Image) string {
+	if img.Checksum == nil || *img.Checksum == "" {
+		return ""
+	}
+	return `"` + *img.Checksum + `"`
+}
+
+// etagListMatch is If-None-Match's weak comparison: "*" or any listed tag
+// equal to etag, W/ prefixes ignored.
+func etagListMatch(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// notModified answers 304 with the validators a cache refreshes.
+func (s *server) notModified(c *gin.Context, etag string) {
+	h := c.Writer.Header()
+	h.Set("ETag", etag)
+	if s.cache != "" {
+		h.Set("Cache-Control", s.cache)
+	}
+	c.Status(http.StatusNotModified)
 	c.Writer.WriteHeaderNow()
 }
 

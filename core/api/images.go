@@ -4,9 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/glance-go/glance/core/image"
 	"github.com/glance-go/glance/core/registry"
+	"github.com/glance-go/glance/sdk/store"
 )
 
 // Limits of GET /v2/images (Glance's limit_param_default, api_limit_max).
@@ -28,10 +27,20 @@ func hiddenProperty(k string) bool {
 	return k == "os_glance_stage_host" || k == "os_glance_hash_op_host"
 }
 
+// viewOptions are the configuration-dependent parts of the image JSON.
+type viewOptions struct {
+	locations bool // show_multiple_locations
+	directURL bool // show_image_direct_url
+}
+
 // imageView encodes img as Glance's image JSON: extra properties first,
-// then every base attribute (null when unset), tags, links, and stores
-// once data exists.
-func imageView(img *image.Image) []byte {
+// then every base attribute (null when unset), locations and direct_url
+// when the options say so, tags, links, and stores once data exists.
+func imageView(img *image.Image, opts ...viewOptions) []byte {
+	var vo viewOptions
+	if len(opts) > 0 {
+		vo = opts[0]
+	}
 	var o object
 	keys := make([]string, 0, len(img.Properties))
 	for k := range img.Properties {
@@ -61,6 +70,12 @@ func imageView(img *image.Image) []byte {
 	o.field("id", img.ID)
 	o.field("created_at", isoTime(img.CreatedAt))
 	o.field("updated_at", isoTime(img.UpdatedAt))
+	if vo.locations {
+		o.raw("locations", locationsJSON(img.Locations))
+	}
+	if vo.directURL && len(img.Locations) > 0 {
+		o.field("direct_url", img.Locations[0].URL)
+	}
 	tags := img.Tags
 	if tags == nil {
 		tags = []string{}
@@ -73,6 +88,25 @@ func imageView(img *image.Image) []byte {
 		o.field("stores", strings.Join(ids, ","))
 	}
 	return o.bytes()
+}
+
+// locationsJSON is a location list as Glance shows it: url and metadata.
+func locationsJSON(locs []image.Location) []byte {
+	b := []byte{'['}
+	for i, l := range locs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var o object
+		o.field("url", l.URL)
+		meta := l.Metadata
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		o.field("metadata", meta)
+		b = append(b, o.bytes()...)
+	}
+	return append(b, ']')
 }
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
@@ -97,8 +131,14 @@ func (s *server) imageError(c *gin.Context, id string, err error) {
 			status = http.StatusForbidden
 		case errors.Is(err, image.ErrLimitExceeded):
 			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, image.ErrConflict):
+			status = http.StatusConflict
 		case errors.Is(err, image.ErrInvalidTransition):
 			status = http.StatusConflict
+		}
+		if ie.Detail {
+			fail(c, &httpError{status: status, detail: ie.Msg})
+			return
 		}
 		fail(c, newError(status, "%s", ie.Msg))
 	default:
@@ -149,7 +189,7 @@ func (s *server) createImage(c *gin.Context) {
 			c.Header("OpenStack-image-store-ids", strings.Join(ids, ","))
 		}
 	}
-	writeJSON(c, http.StatusCreated, pythonize(imageView(img)))
+	writeJSON(c, http.StatusCreated, pythonize(s.imageJSON(img)))
 }
 
 // showImage is GET /v2/images/{id}.
@@ -160,125 +200,13 @@ func (s *server) showImage(c *gin.Context) {
 		s.imageError(c, id, err)
 		return
 	}
-	writeJSON(c, http.StatusOK, pythonize(imageView(img)))
+	writeJSON(c, http.StatusOK, pythonize(s.imageJSON(img)))
 }
 
-// queryParams are query parameters in their order of first appearance,
-// each with its last value: Python's dict(request.params), which Glance
-// re-encodes into the first and next links.
-type queryParams struct {
-	keys []string
-	vals map[string]string
-}
-
-func parseQuery(raw string) (queryParams, error) {
-	q := queryParams{vals: map[string]string{}}
-	for _, part := range strings.Split(raw, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		k, err := url.QueryUnescape(k)
-		if err != nil {
-			return q, err
-		}
-		if v, err = url.QueryUnescape(v); err != nil {
-			return q, err
-		}
-		if _, ok := q.vals[k]; !ok {
-			q.keys = append(q.keys, k)
-		}
-		q.vals[k] = v
-	}
-	return q, nil
-}
-
-func (q queryParams) encode(skip string) string {
-	var parts []string
-	for _, k := range q.keys {
-		if k != skip {
-			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(q.vals[k]))
-		}
-	}
-	return strings.Join(parts, "&")
-}
-
-func (q *queryParams) set(k, v string) {
-	if _, ok := q.vals[k]; !ok {
-		q.keys = append(q.keys, k)
-	}
-	q.vals[k] = v
-}
-
-// listImages is GET /v2/images: limit, marker and os_hidden for now.
-func (s *server) listImages(c *gin.Context) {
-	params, err := parseQuery(c.Request.URL.RawQuery)
-	if err != nil {
-		fail(c, newError(http.StatusBadRequest, "Invalid query string"))
-		return
-	}
-	lq := registry.ListQuery{Limit: defaultListLimit, OSHidden: image.Ptr(false)}
-	if v, ok := params.vals["limit"]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			fail(c, newError(http.StatusBadRequest, "limit param must be an integer"))
-			return
-		}
-		if n < 0 {
-			fail(c, newError(http.StatusBadRequest, "limit param must be positive"))
-			return
-		}
-		lq.Limit = min(n, maxListLimit)
-	}
-	if v, ok := params.vals["os_hidden"]; ok {
-		switch strings.ToLower(v) {
-		case "true":
-			lq.OSHidden = image.Ptr(true)
-		case "false":
-		default:
-			fail(c, newError(http.StatusBadRequest, "Invalid value '%s' for 'os_hidden' filter. Valid values are 'true' or 'false'.", v))
-			return
-		}
-	}
-	lq.Marker = params.vals["marker"]
-	var imgs []*image.Image
-	if lq.Limit > 0 {
-		imgs, err = s.reg.List(c.Request.Context(), lq)
-	}
-	if errors.Is(err, registry.ErrInvalidMarker) {
-		fail(c, newError(http.StatusBadRequest, "No image found with ID %s", lq.Marker))
-		return
-	}
-	if err != nil {
-		s.imageError(c, "", err)
-		return
-	}
-	items := make([]byte, 0, 1024*len(imgs))
-	items = append(items, '[')
-	for i, img := range imgs {
-		if i > 0 {
-			items = append(items, ',')
-		}
-		items = append(items, imageView(img)...)
-	}
-	items = append(items, ']')
-	var o object
-	o.raw("images", items)
-	first := "/v2/images"
-	if q := params.encode("marker"); q != "" {
-		first += "?" + q
-	}
-	o.field("first", first)
-	o.field("schema", "/v2/schemas/images")
-	if len(imgs) > 0 && len(imgs) == lq.Limit {
-		params.set("marker", imgs[len(imgs)-1].ID)
-		o.field("next", "/v2/images?"+params.encode(""))
-	}
-	writeJSON(c, http.StatusOK, pythonize(o.bytes()))
-}
-
-// deleteImage is DELETE /v2/images/{id}: the registry soft delete first,
-// then the data in every store; a store failure is logged, as Glance does.
+// deleteImage is DELETE /v2/images/{id}. As Glance, the data goes first:
+// a store that says the data is in use (an RBD snapshot with clones) gets
+// 409 and the image stays as it was; any other store failure is logged and
+// the image is deleted all the same.
 func (s *server) deleteImage(c *gin.Context) {
 	id := c.Param("id")
 	ctx := c.Request.Context()
@@ -291,11 +219,37 @@ func (s *server) deleteImage(c *gin.Context) {
 		fail(c, newError(http.StatusForbidden, "Image %s is protected and cannot be deleted.", id))
 		return
 	}
-	locs, err := s.reg.Delete(ctx, id)
+	locs, err := s.reg.Locations(ctx, id)
 	if err != nil {
 		s.imageError(c, id, err)
 		return
 	}
-	s.deleteData(ctx, id, locs)
+	if err := s.deleteData(ctx, id, locs); errors.Is(err, store.ErrInUse) {
+		fail(c, newError(http.StatusConflict, "Image %s could not be deleted because it is in use: %v", id, err))
+		return
+	}
+	// An upload that committed meanwhile added a location: delete its data
+	// too, now that the record is gone.
+	left, err := s.reg.Delete(ctx, id)
+	if err != nil {
+		s.imageError(c, id, err)
+		return
+	}
+	s.deleteData(ctx, id, newLocations(left, locs))
 	noContent(c)
+}
+
+// newLocations returns the locations of after that before lacks.
+func newLocations(after, before []image.Location) []image.Location {
+	seen := map[string]bool{}
+	for _, l := range before {
+		seen[l.URL] = true
+	}
+	var out []image.Location
+	for _, l := range after {
+		if !seen[l.URL] {
+			out = append(out, l)
+		}
+	}
+	return out
 }

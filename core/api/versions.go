@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -24,6 +25,15 @@ type versionLink struct {
 // first. 2.8 and 2.9 are multi-store, which is native here. Later API
 // slices (import, cache, locations) raise this.
 func supportedMinors() []int { return []int{9, 8, 7, 6, 5, 4, 3, 2, 1, 0} }
+
+// knownVersion reports whether v is "v2" or "v2.N" for a served N.
+func knownVersion(v string) bool {
+	if v == "v2" {
+		return true
+	}
+	minor, ok := strings.CutPrefix(v, "v2.")
+	return ok && knownMinor(minor)
+}
 
 func knownMinor(s string) bool {
 	n, err := strconv.Atoi(s)

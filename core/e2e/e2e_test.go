@@ -88,8 +88,11 @@ func dataFiles(t *testing.T, dir string) []string {
 // TestImageLifecycle: create, upload 64 MiB, download byte-identical with
 // the right Content-MD5, a Range gives 206 with the right bytes, delete
 // removes the file from data_dir.
-func TestImageLifecycle(t *testing.T) {
-	s := startServer(t)
+func TestImageLifecycle(t *testing.T) { imageLifecycle(t, startServer(t)) }
+
+// imageLifecycle is TestImageLifecycle's scenario on a running server (also
+// run with the PostgreSQL registry: postgres_test.go).
+func imageLifecycle(t *testing.T, s *server) {
 	img := s.createImage("lifecycle")
 	data := randomBytes(64<<20, 1)
 	md5sum := md5.Sum(data)
@@ -175,8 +178,11 @@ func TestImageLifecycle(t *testing.T) {
 // that request with a 5xx and a message, puts the image back to queued,
 // leaves no partial file, restarts the plugin, and the next upload works;
 // glance-api itself keeps running.
-func TestPluginKilledDuringUpload(t *testing.T) {
-	s := startServer(t)
+func TestPluginKilledDuringUpload(t *testing.T) { pluginKilledDuringUpload(t, startServer(t)) }
+
+// pluginKilledDuringUpload is TestPluginKilledDuringUpload's scenario on a
+// running server.
+func pluginKilledDuringUpload(t *testing.T, s *server) {
 	apiPid := s.cmd.Process.Pid
 	pids := pluginPids(apiPid)
 	if len(pids) != 1 {

@@ -28,7 +28,10 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	cmd := exec.Command("go", "build", "-o", dir+"/",
 		"github.com/glance-go/glance/core/cmd/glance-api",
-		"github.com/glance-go/glance/plugins/filesystem/cmd/glance-store-filesystem")
+		"github.com/glance-go/glance/plugins/filesystem/cmd/glance-store-filesystem",
+		"github.com/glance-go/glance/plugins/s3/cmd/glance-store-s3",
+		"github.com/glance-go/glance/plugins/swift/cmd/glance-store-swift",
+		"github.com/glance-go/glance/plugins/http/cmd/glance-store-http")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building binaries:", err)

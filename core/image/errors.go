@@ -15,6 +15,9 @@ var (
 	// ErrInvalidTransition is a status change the status machine refuses
 	// (HTTP 409).
 	ErrInvalidTransition = errors.New("image: invalid status transition")
+	// ErrConflict is a change that contradicts the image's current state,
+	// such as removing a property it does not have (HTTP 409).
+	ErrConflict = errors.New("image: conflict")
 	// ErrLimitExceeded is a quota such as image_property_quota (HTTP 413).
 	ErrLimitExceeded = errors.New("image: limit exceeded")
 )
@@ -23,6 +26,9 @@ var (
 type Error struct {
 	Kind error
 	Msg  string
+	// Detail marks a message Glance gives as the webob detail (after the
+	// status's default explanation) rather than as the explanation.
+	Detail bool
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -46,3 +52,8 @@ func (e *TransitionError) Error() string {
 
 // Is reports whether target is ErrInvalidTransition.
 func (e *TransitionError) Is(target error) bool { return target == ErrInvalidTransition }
+
+// Detailf builds an *Error whose message Glance shows as the detail.
+func Detailf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Detail: true}
+}
