@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -29,6 +30,16 @@ type Config struct {
 	// MaxSize caps the largest round trip, for backing stores with a small
 	// test quota. 0 means 1 GiB, or 64 MiB with -short.
 	MaxSize int64
+
+	// Preload is for read-only stores, which lack the write capability (an
+	// HTTP store reads what an operator put elsewhere). It places the size
+	// bytes of data in the backing store, under a name that contains id, as
+	// an operator would, and returns the location the store reads them at.
+	// With it, the suite runs its read cases (round trips, ranges, not
+	// found) on preloaded objects, and checks that Put, and Delete when the
+	// store cannot delete, are refused with store.ErrUnsupported. Stores
+	// that write leave it nil; it is not used when the store can write.
+	Preload func(t testing.TB, id string, size int64, data io.Reader) (location string)
 
 	// SettleTimeout is how long the suite waits for cleanup to become
 	// visible through the leftovers lister and Stat: a plugin process may

@@ -44,6 +44,7 @@ func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend) {
 		chunk:   cfg.ChunkSize,
 		maxSize: cfg.MaxSize,
 		settle:  cfg.SettleTimeout,
+		preload: cfg.Preload,
 		created: map[string]string{},
 	}
 	if s.chunk <= 0 {
@@ -91,6 +92,7 @@ func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend) {
 	t.Run("InvalidLocation", s.testInvalidLocation)
 	t.Run("InvalidImageID", s.testInvalidImageID)
 	t.Run("Concurrent", s.testConcurrent)
+	t.Run("RefusedWrites", s.testRefusedWrites)
 	t.Run("Leftovers", s.testLeftovers)
 	if sd, ok := s.b.(store.Shutdowner); ok {
 		t.Run("Shutdown", func(t *testing.T) {
@@ -112,6 +114,7 @@ type suite struct {
 	chunk     int
 	maxSize   int64
 	settle    time.Duration
+	preload   func(t testing.TB, id string, size int64, data io.Reader) string
 
 	seed atomic.Uint64
 
@@ -310,6 +313,38 @@ func (s *suite) needRW(t *testing.T) {
 	}
 }
 
+// readOnly reports a store that cannot write but whose objects the suite
+// can preload (Config.Preload).
+func (s *suite) readOnly() bool { return !s.caps.Write && s.preload != nil }
+
+// needRead skips cases that read objects the suite cannot make: a store
+// that cannot write, read and delete, unless it is read-only with Preload.
+func (s *suite) needRead(t *testing.T) {
+	t.Helper()
+	if s.readOnly() {
+		if !s.caps.Read {
+			t.Skipf("needs the read capability (have %+v)", s.caps)
+		}
+		return
+	}
+	s.needRW(t)
+}
+
+// object makes an object of size bytes of p under a new image id, through
+// Put or, for a read-only store, Preload. done removes it when the store
+// can.
+func (s *suite) object(t *testing.T, p pattern, size int64) (id, loc string, done func()) {
+	t.Helper()
+	id = newImageID()
+	if s.readOnly() {
+		loc = s.preload(t, id, size, s.body(p, size))
+		s.checkLocation(t, loc)
+		return id, loc, func() {}
+	}
+	res := s.mustPut(t, id, p, size, true)
+	return id, res.Location, func() { s.remove(t, res.Location) }
+}
+
 // --- cases -------------------------------------------------------------
 
 func (s *suite) testInfo(t *testing.T) {
@@ -351,13 +386,25 @@ func (s *suite) testProbe(t *testing.T) {
 }
 
 func (s *suite) testRoundTrips(t *testing.T) {
-	s.needRW(t)
+	s.needRead(t)
 	c := int64(s.chunk)
 	var sizes []int64
 	for _, n := range []int64{0, 1, c - 1, c, c + 1, 64 * mib, gib} {
 		if n >= 0 && n <= s.maxSize && !slices.Contains(sizes, n) {
 			sizes = append(sizes, n)
 		}
+	}
+	if s.readOnly() {
+		for _, size := range sizes {
+			t.Run(fmt.Sprintf("size=%d/preloaded", size), func(t *testing.T) {
+				p := s.newPattern()
+				_, loc, done := s.object(t, p, size)
+				defer done()
+				s.checkStat(t, loc, size)
+				s.checkGet(t, loc, store.Whole, p, 0, size, size)
+			})
+		}
+		return
 	}
 	modes := []string{"known"}
 	if s.caps.WriteUnknownSize {
@@ -389,15 +436,15 @@ func (s *suite) roundTrip(t *testing.T, p pattern, size int64, known bool) {
 }
 
 func (s *suite) testRange(t *testing.T) {
-	s.needRW(t)
+	s.needRead(t)
 	if !s.caps.ReadRange {
 		t.Skip("the store lacks the read-range capability")
 	}
 	c := int64(s.chunk)
 	size := 2*c + 1001
 	p := s.newPattern()
-	res := s.mustPut(t, newImageID(), p, size, true)
-	defer s.remove(t, res.Location)
+	_, loc, done := s.object(t, p, size)
+	defer done()
 	cases := []struct {
 		name    string
 		r       store.Range
@@ -420,10 +467,10 @@ func (s *suite) testRange(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.wantErr == nil {
-				s.checkGet(t, res.Location, tc.r, p, tc.off, tc.n, size)
+				s.checkGet(t, loc, tc.r, p, tc.off, tc.n, size)
 				return
 			}
-			rc, _, err := s.b.Get(t.Context(), res.Location, tc.r)
+			rc, _, err := s.b.Get(t.Context(), loc, tc.r)
 			if err == nil {
 				rc.Close()
 				t.Fatalf("Get(%+v) of a %d-byte object succeeded, want %v", tc.r, size, tc.wantErr)
@@ -625,15 +672,17 @@ func (s *suite) expectNotFound(t *testing.T, loc, what string) {
 }
 
 func (s *suite) testNotFound(t *testing.T) {
-	s.needRW(t)
-	id := newImageID()
-	res := s.mustPut(t, id, s.newPattern(), 10, true)
-	defer s.remove(t, res.Location)
-	if !strings.Contains(res.Location, id) {
-		t.Skipf("location %q does not contain the image id; cannot make a well-formed location that never existed", res.Location)
+	s.needRead(t)
+	id, loc, done := s.object(t, s.newPattern(), 10)
+	defer done()
+	if !strings.Contains(loc, id) {
+		t.Skipf("location %q does not contain the image id; cannot make a well-formed location that never existed", loc)
 	}
-	ghost := strings.ReplaceAll(res.Location, id, newImageID())
+	ghost := strings.ReplaceAll(loc, id, newImageID())
 	s.expectNotFound(t, ghost, "a location that never existed")
+	if !s.caps.Delete {
+		return
+	}
 	if err := s.b.Delete(t.Context(), ghost); err != nil {
 		t.Errorf("Delete of a location that never existed: %v, want nil", err)
 	}
@@ -775,6 +824,35 @@ func (s *suite) testConcurrent(t *testing.T) {
 	}
 }
 
+// testRefusedWrites checks that a store without the write (or delete)
+// capability refuses Put (or Delete) with store.ErrUnsupported, leaving
+// the backing store as it was.
+func (s *suite) testRefusedWrites(t *testing.T) {
+	if s.caps.Write && s.caps.Delete {
+		t.Skip("the store writes and deletes")
+	}
+	before := s.list(t)
+	if !s.caps.Write {
+		res, err := s.put(t.Context(), newImageID(), 10, s.body(s.newPattern(), 10))
+		if err == nil {
+			t.Errorf("Put on a store without the write capability succeeded (location %q)", res.Location)
+		} else if !errors.Is(err, store.ErrUnsupported) {
+			t.Errorf("Put on a store without the write capability: %v, want ErrUnsupported", err)
+		}
+	}
+	if !s.caps.Delete && s.readOnly() {
+		p := s.newPattern()
+		_, loc, done := s.object(t, p, 10)
+		defer done()
+		if err := s.b.Delete(t.Context(), loc); !errors.Is(err, store.ErrUnsupported) {
+			t.Errorf("Delete on a store without the delete capability: %v, want ErrUnsupported", err)
+		}
+		s.checkGet(t, loc, store.Whole, p, 0, 10, 10)
+		before = s.list(t)
+	}
+	s.expectNothingNew(t, before, "refused writes")
+}
+
 // testLeftovers deletes what the suite made and still knows of, then checks
 // that the backing store is empty: temporary data, partial objects and
 // objects that Delete forgot all show up here.
@@ -791,6 +869,9 @@ func (s *suite) testLeftovers(t *testing.T) {
 	}
 	if s.leftovers == nil {
 		t.Skip("Setup gave no leftovers lister")
+	}
+	if s.readOnly() {
+		t.Skip("a read-only store cannot delete the objects the suite preloaded")
 	}
 	s.expectNothingNew(t, nil, "the suite deleted every object it made")
 }
