@@ -7,22 +7,35 @@ GEN_DIR := sdk/internal/gen
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 TOOLS := $(CURDIR)/.tools
-PLUGIN_CMDS := $(patsubst %,./%/...,$(wildcard plugins/*/cmd))
+# plugins/rbd is its own module (cgo: Ceph's librados and librbd), built by build-rbd.
+PLUGIN_CMDS := $(patsubst %,./%/...,$(filter-out plugins/rbd/cmd,$(wildcard plugins/*/cmd)))
 
-.PHONY: help build run test test-integration bench proto lint clean
+.PHONY: help build build-go build-rbd run test test-integration bench proto lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## build glance-api and every store plugin into bin/
+build: build-go build-rbd ## build glance-api and every store plugin into bin/ (rbd only with Ceph's dev packages)
+
+build-go: ## build glance-api and the pure-Go store plugins into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./core/cmd/... $(PLUGIN_CMDS)
+
+build-rbd: ## build glance-store-rbd into bin/ when librados-dev and librbd-dev are installed, else say it is skipped
+	@if pkg-config --exists rados librbd 2>/dev/null || \
+	   { [ -f /usr/include/rados/librados.h ] && [ -f /usr/include/rbd/librbd.h ]; }; then \
+		mkdir -p $(BIN) && echo "building plugins/rbd (cgo, -tags pacific)" && \
+		cd plugins/rbd && $(GO) build -tags pacific -o $(BIN)/ ./cmd/...; \
+	else \
+		echo "*** make build: SKIPPED plugins/rbd (glance-store-rbd): Ceph development packages missing"; \
+		echo "*** (apt-get install librados-dev librbd-dev; make test-integration installs them)"; \
+	fi
 
 run: build ## build, then serve on 127.0.0.1:9292 from config.hcl (SQLite + filesystem store under ./data)
 	@mkdir -p data/images
 	$(BIN)/glance-api -config config.hcl
 
-test: build ## unit, conformance and end-to-end tests that need only Go
+test: build-go ## unit, conformance and end-to-end tests that need only Go (not plugins/rbd: its own module, needs Ceph)
 	$(GO) test -count=1 -timeout 20m ./...
 	cd sdk && $(GO) test -count=1 -timeout 20m ./...
 
