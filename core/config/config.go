@@ -81,6 +81,20 @@ type AuthConfig struct {
 type ImagesConfig struct {
 	SizeCap      int64 // bytes, default DefaultImageSizeCap
 	CacheControl string
+	// ShowMultipleLocations and ShowImageDirectURL expose locations as
+	// Glance's options of the same names do (both off by default: location
+	// URLs reveal the store layout).
+	ShowMultipleLocations bool
+	ShowImageDirectURL    bool
+	// Quotas as Glance's image_property_quota, image_tag_quota and
+	// image_location_quota: 0 takes Glance's default (128, 128, 10), -1
+	// means unlimited.
+	PropertyQuota int
+	TagQuota      int
+	LocationQuota int
+	// UserStorageQuota is the most bytes of image data one project may
+	// hold (Glance's user_storage_quota); 0 means no quota.
+	UserStorageQuota int64
 }
 
 // StoreConfig is one store "<id>" {} block.
@@ -308,6 +322,9 @@ func (c *Config) decodeAuth(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics
 func (c *Config) decodeImages(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "size_cap"}, {Name: "cache_control"},
+		{Name: "show_multiple_locations"}, {Name: "show_image_direct_url"},
+		{Name: "property_quota"}, {Name: "tag_quota"}, {Name: "location_quota"},
+		{Name: "user_storage_quota"},
 	}})
 	if a := content.Attributes["size_cap"]; a != nil {
 		d := decodeValue(a, ctx, cty.Number, &c.Images.SizeCap)
@@ -318,6 +335,34 @@ func (c *Config) decodeImages(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnosti
 	}
 	if a := content.Attributes["cache_control"]; a != nil {
 		diags = append(diags, decodeString(a, ctx, &c.Images.CacheControl)...)
+	}
+	for name, dst := range map[string]*bool{
+		"show_multiple_locations": &c.Images.ShowMultipleLocations,
+		"show_image_direct_url":   &c.Images.ShowImageDirectURL,
+	} {
+		if a := content.Attributes[name]; a != nil {
+			diags = append(diags, decodeValue(a, ctx, cty.Bool, dst)...)
+		}
+	}
+	for name, dst := range map[string]*int{
+		"property_quota": &c.Images.PropertyQuota,
+		"tag_quota":      &c.Images.TagQuota,
+		"location_quota": &c.Images.LocationQuota,
+	} {
+		if a := content.Attributes[name]; a != nil {
+			d := decodeValue(a, ctx, cty.Number, dst)
+			diags = append(diags, d...)
+			if !d.HasErrors() && *dst < -1 {
+				diags = append(diags, attrError(a, "Invalid "+name, name+" must be -1 (unlimited), 0 (Glance's default) or a positive count."))
+			}
+		}
+	}
+	if a := content.Attributes["user_storage_quota"]; a != nil {
+		d := decodeValue(a, ctx, cty.Number, &c.Images.UserStorageQuota)
+		diags = append(diags, d...)
+		if !d.HasErrors() && c.Images.UserStorageQuota < 0 {
+			diags = append(diags, attrError(a, "Invalid user_storage_quota", "user_storage_quota must be a number of bytes, or 0 for no quota."))
+		}
 	}
 	return diags
 }

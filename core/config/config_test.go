@@ -280,3 +280,29 @@ func TestWriteDiagnosticsSnippet(t *testing.T) {
 		t.Errorf("nil Config rendering: %q", b.String())
 	}
 }
+
+func TestImagesBlock(t *testing.T) {
+	c := mustParse(t, src(
+		`images {`,
+		`  show_multiple_locations = true`,
+		`  show_image_direct_url   = true`,
+		`  property_quota          = 64`,
+		`  tag_quota               = -1`,
+		`  location_quota          = 3`,
+		`  user_storage_quota      = 1073741824`,
+		`}`,
+		`store "only" {`, `  plugin = "filesystem"`, `}`))
+	want := ImagesConfig{
+		SizeCap: DefaultImageSizeCap, ShowMultipleLocations: true, ShowImageDirectURL: true,
+		PropertyQuota: 64, TagQuota: -1, LocationQuota: 3, UserStorageQuota: 1 << 30,
+	}
+	if c.Images != want {
+		t.Errorf("Images = %+v, want %+v", c.Images, want)
+	}
+	for _, bad := range []string{`tag_quota = -2`, `user_storage_quota = -1`, `show_image_direct_url = "maybe"`} {
+		_, diags := Parse([]byte(src(`images {`, `  `+bad, `}`, `store "only" {`, `  plugin = "filesystem"`, `}`)), "t.hcl")
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "t.hcl:2,") {
+			t.Errorf("%s: diagnostics %v, want an error at line 2", bad, diags)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/glance-go/glance/core/api"
 	"github.com/glance-go/glance/core/config"
+	"github.com/glance-go/glance/core/image"
 	"github.com/glance-go/glance/core/registry"
 	"github.com/glance-go/glance/core/storage"
 	"github.com/glance-go/glance/sdk/store"
@@ -188,6 +189,14 @@ func serve(path string, stderr io.Writer) int {
 		SizeCap:        cfg.Images.SizeCap,
 		CacheControl:   cfg.Images.CacheControl,
 		PublicEndpoint: cfg.API.PublicEndpoint,
+		Rules: image.Rules{
+			PropertyQuota: cfg.Images.PropertyQuota,
+			TagQuota:      cfg.Images.TagQuota,
+		},
+		ShowMultipleLocations: cfg.Images.ShowMultipleLocations,
+		ShowImageDirectURL:    cfg.Images.ShowImageDirectURL,
+		LocationQuota:         cfg.Images.LocationQuota,
+		StorageQuota:          cfg.Images.UserStorageQuota,
 	})
 	ln, err := net.Listen("tcp", cfg.API.Bind)
 	if err != nil {
