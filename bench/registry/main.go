@@ -212,10 +212,10 @@ func loadCopy(ctx context.Context, db *sql.DB, rows []row) error {
 		})
 	}
 	if err == nil {
-		err = copyIn("image_tags", []string{"image_id", "value"}, func(add func(...any) error) error {
+		err = copyIn("image_tags", []string{"image_id", "value", "image_created_at"}, func(add func(...any) error) error {
 			for _, r := range rows {
 				for _, t := range r.tags {
-					if err := add(r.id, t); err != nil {
+					if err := add(r.id, t, r.created); err != nil {
 						return err
 					}
 				}
@@ -282,7 +282,7 @@ func loadInserts(ctx context.Context, db *sql.DB, rows []row) error {
 			props = append(props, []any{r.id, k, v})
 		}
 		for _, t := range r.tags {
-			tags = append(tags, []any{r.id, t})
+			tags = append(tags, []any{r.id, t, r.created})
 		}
 		for _, m := range r.members {
 			members = append(members, []any{uuid.NewString(), r.id, m.project, m.status, false, r.created, r.created, false})
@@ -295,7 +295,7 @@ func loadInserts(ctx context.Context, db *sql.DB, rows []row) error {
 	}{
 		{"INSERT INTO images (id, name, status, visibility, protected, os_hidden, size, disk_format, container_format, min_disk, min_ram, owner, created_at, updated_at, deleted) VALUES ", 15, imgs},
 		{"INSERT INTO image_properties (image_id, name, value) VALUES ", 3, props},
-		{"INSERT INTO image_tags (image_id, value) VALUES ", 2, tags},
+		{"INSERT INTO image_tags (image_id, value, image_created_at) VALUES ", 3, tags},
 		{"INSERT INTO image_members (id, image_id, member, status, can_share, created_at, updated_at, deleted) VALUES ", 8, members},
 	} {
 		if err := batch(b.prefix, b.width, b.vals); err != nil {
@@ -378,6 +378,10 @@ func run(ctx context.Context, driver, dsn string, n, iters, creates int, reuse b
 			Filters: []registry.Filter{{Column: "owner", Op: registry.OpEq, Values: []any{"proj-042"}}}})},
 		{name: "tag filter", q: page(registry.ListQuery{Caller: admin, Tags: []string{"tag-07"}})},
 		{name: "tag filter, deep marker", q: page(registry.ListQuery{Caller: admin, Tags: []string{"tag-07"}}), markers: taggedDeep(rows, "tag-07")},
+		{name: "tag filter asc, deep marker", q: page(registry.ListQuery{Caller: admin, Tags: []string{"tag-07"},
+			SortKeys: []string{"created_at"}, SortDirs: []string{"asc"}}), markers: taggedDeep(rows, "tag-07")},
+		{name: "tag filter, sort=name:asc", q: page(registry.ListQuery{Caller: admin, Tags: []string{"tag-07"},
+			SortKeys: []string{"name"}, SortDirs: []string{"asc"}})},
 		{name: "project scope first page", q: page(registry.ListQuery{Caller: registry.Caller{Project: "proj-042"}})},
 		{name: "project scope deep marker", q: page(registry.ListQuery{Caller: registry.Caller{Project: "proj-042"}}), markers: ownDeep},
 		{name: "sort=name:asc first page", q: page(registry.ListQuery{Caller: admin, SortKeys: []string{"name"}, SortDirs: []string{"asc"}})},

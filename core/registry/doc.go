@@ -13,9 +13,13 @@
 // pages by keyset (the marker's sort values, read in the same statement),
 // so that a page of any sort key is an index range scan from the marker:
 // the ix_images_live_* indexes end with created_at, id, the tie-breakers
-// Glance appends. A page and its images' properties, tags and locations
-// are one statement. Members and tasks (with their info) are kept here
-// too; members and tasks are soft-deleted, as in Glance.
+// Glance appends. A page filtered by tag is driven by the first tag's
+// image_tags rows, which carry their image's created_at (copied from the
+// images row at every tag write; migration 0003 backfilled it), so that in
+// created_at order it is a range scan of (value, image_created_at,
+// image_id) from the marker. A page and its images' properties, tags and
+// locations are one statement. Members and tasks (with their info) are
+// kept here too; members and tasks are soft-deleted, as in Glance.
 //
 // glance-manage db migrate applies the migrations; glance-api migrates the
 // embedded SQLite default itself but refuses a PostgreSQL schema older or

@@ -274,7 +274,7 @@ func (db *DB) Create(ctx context.Context, img *image.Image) error {
 				continue
 			}
 			seen[t] = true
-			if _, err := tx.ExecContext(ctx, db.q("INSERT INTO image_tags (image_id, value) VALUES (?, ?)"), img.ID, t); err != nil {
+			if err := db.insertTag(ctx, tx, img.ID, t); err != nil {
 				return err
 			}
 		}
@@ -294,6 +294,14 @@ func (db *DB) Create(ctx context.Context, img *image.Image) error {
 		return fmt.Errorf("registry: create image %s: %w", img.ID, err)
 	}
 	return nil
+}
+
+// insertTag adds tag t to image id, with the image's created_at copied
+// from its row (image_tags.image_created_at, which the tag list pages by:
+// see tagDriven), so that the copy is the stored value itself.
+func (db *DB) insertTag(ctx context.Context, tx *sql.Tx, id, t string) error {
+	_, err := tx.ExecContext(ctx, db.q("INSERT INTO image_tags (image_id, value, image_created_at) SELECT id, CAST(? AS TEXT), created_at FROM images WHERE id = ?"), t, id)
+	return err
 }
 
 func (db *DB) insertLocation(ctx context.Context, tx *sql.Tx, imageID string, l *image.Location, now time.Time) error {

@@ -134,8 +134,12 @@ func sortExpr(key string) (string, columnKind, bool) {
 
 // sortSpec is one ORDER BY term.
 type sortSpec struct {
-	key  string
+	key string
+	// expr is the key's expression on an images row (also the marker's,
+	// mk); col is what the page orders and pages by, expr unless a tag
+	// drives the page (see tagDriven).
 	expr string
+	col  string
 	kind columnKind
 	desc bool
 }
@@ -164,7 +168,7 @@ func normalizeSort(keys, dirs []string) ([]sortSpec, error) {
 			return invalidf("Invalid sort direction: %s", dir)
 		}
 		seen[key] = true
-		out = append(out, sortSpec{key: key, expr: expr, kind: kind, desc: dir == "desc"})
+		out = append(out, sortSpec{key: key, expr: expr, col: expr, kind: kind, desc: dir == "desc"})
 		return nil
 	}
 	for i, k := range keys {
@@ -383,12 +387,12 @@ func (b *listSQL) keyset(q ListQuery, sorts []sortSpec) {
 	}
 	if same {
 		cols := make([]string, len(sorts))
+		exprs := make([]string, len(sorts))
 		for i, s := range sorts {
-			cols[i] = s.expr
+			cols[i], exprs[i] = s.col, s.expr
 		}
-		row := strings.Join(cols, ", ")
-		sub, args := markerSub(q, row)
-		b.add("("+row+") "+cmp(sorts[0].desc)+" "+sub, args...)
+		sub, args := markerSub(q, strings.Join(exprs, ", "))
+		b.add("("+strings.Join(cols, ", ")+") "+cmp(sorts[0].desc)+" "+sub, args...)
 		return
 	}
 	var ors []string
@@ -397,17 +401,43 @@ func (b *listSQL) keyset(q ListQuery, sorts []sortSpec) {
 		var ands []string
 		for j := 0; j < i; j++ {
 			sub, a := markerSub(q, sorts[j].expr)
-			ands = append(ands, sorts[j].expr+" = "+sub)
+			ands = append(ands, sorts[j].col+" = "+sub)
 			args = append(args, a...)
 		}
 		sub, a := markerSub(q, sorts[i].expr)
-		ands = append(ands, sorts[i].expr+" "+cmp(sorts[i].desc)+" "+sub)
+		ands = append(ands, sorts[i].col+" "+cmp(sorts[i].desc)+" "+sub)
 		args = append(args, a...)
 		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 	}
 	b.add("("+strings.Join(ors, " OR ")+")", args...)
 	sub, a := markerSub(q, sorts[0].expr)
-	b.add(sorts[0].expr+" "+cmp(sorts[0].desc)+"= "+sub, a...)
+	b.add(sorts[0].col+" "+cmp(sorts[0].desc)+"= "+sub, a...)
+}
+
+// tagDriven makes the first tag of q drive the page when the sort leads
+// with created_at (the default): images are joined to that tag's
+// image_tags rows (t0), and the page orders and pages by t0's copy of
+// created_at and t0.image_id, the same values, so that it is a range scan
+// of ix_image_tags_value_created (value, image_created_at, image_id) from
+// the marker, forward or backward, each hit joined to its image; the
+// other tags are checked per image. The image_tags primary key (image_id,
+// value) keeps the join from repeating an image. It returns the join
+// clause and the tags left to check. Other sorts check every tag per
+// image and walk their own images index, which an engine may also trade
+// for the tag's rows and a sort.
+func tagDriven(q ListQuery, sorts []sortSpec) (string, []any, []string) {
+	if len(q.Tags) == 0 || sorts[0].key != "created_at" {
+		return "", nil, q.Tags
+	}
+	for i := range sorts {
+		switch sorts[i].key {
+		case "created_at":
+			sorts[i].col = "t0.image_created_at"
+		case "id":
+			sorts[i].col = "t0.image_id"
+		}
+	}
+	return " JOIN image_tags t0 ON t0.image_id = images.id AND t0.value = ?", []any{q.Tags[0]}, q.Tags[1:]
 }
 
 // childColumns aggregate each listed image's properties, tags and active
@@ -434,7 +464,8 @@ func (db *DB) listQuery(q ListQuery) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	var b listSQL
+	join, joinArgs, tags := tagDriven(q, sorts)
+	b := listSQL{args: joinArgs}
 	// Killed images are never listed (_make_conditions_from_filters).
 	b.add("deleted = FALSE")
 	b.add("status <> ?", string(image.StatusKilled))
@@ -446,7 +477,7 @@ func (db *DB) listQuery(q ListQuery) (string, []any, error) {
 			return "", nil, err
 		}
 	}
-	for _, t := range q.Tags {
+	for _, t := range tags {
 		b.add("EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ?)", t)
 	}
 	for k, v := range q.Properties {
@@ -459,21 +490,22 @@ func (db *DB) listQuery(q ListQuery) (string, []any, error) {
 		b.keyset(q, sorts)
 	}
 	order := make([]string, len(sorts))
+	outer := make([]string, len(sorts))
 	for i, s := range sorts {
-		order[i] = s.expr
+		order[i], outer[i] = s.col, s.expr
 		if s.desc {
 			order[i] += " DESC"
+			outer[i] += " DESC"
 		}
 	}
-	orderBy := " ORDER BY " + strings.Join(order, ", ")
-	page := "SELECT " + imageColumns + " FROM images WHERE " + strings.Join(b.where, " AND ") + orderBy
+	page := "SELECT " + imageColumns + " FROM images" + join + " WHERE " + strings.Join(b.where, " AND ") + " ORDER BY " + strings.Join(order, ", ")
 	if q.Limit > 0 {
 		page += " LIMIT ?"
 		b.args = append(b.args, q.Limit)
 	}
 	// The outer ORDER BY re-sorts at most a page: a derived table's order
 	// is not guaranteed to survive.
-	query := "SELECT " + imageColumns + ", " + db.childColumns() + " FROM (" + page + ") images" + orderBy
+	query := "SELECT " + imageColumns + ", " + db.childColumns() + " FROM (" + page + ") images ORDER BY " + strings.Join(outer, ", ")
 	return db.q(query), b.args, nil
 }
 

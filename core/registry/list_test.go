@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,8 @@ func TestListKeysetPaging(t *testing.T) {
 	sorts := []struct{ keys, dirs []string }{
 		{nil, nil},
 		{[]string{"created_at"}, []string{"asc"}},
+		{[]string{"created_at", "name"}, []string{"desc", "asc"}},
+		{[]string{"created_at", "id"}, []string{"asc", "desc"}},
 		{[]string{"name"}, []string{"asc"}},
 		{[]string{"name"}, nil},
 		{[]string{"size", "name"}, []string{"asc", "desc"}},
@@ -254,33 +257,57 @@ func TestListKeysetPaging(t *testing.T) {
 		{[]string{"updated_at", "name"}, []string{"asc", "asc"}},
 	}
 	callers := []Caller{admin, {Project: "proj-a"}, {Project: "proj-b"}, {}}
+	// Tag lists are paged from the tag's index for created_at sorts: they
+	// must be the untagged list's images that carry the tags, in its order.
+	tagSets := [][]string{nil, {"a"}, {"x"}, {"b", "a"}, {"y", "x"}}
 	for _, s := range sorts {
 		for _, c := range callers {
-			for _, limit := range []int{1, 2, 5} {
-				base := ListQuery{Caller: c, OSHidden: notHidden, SortKeys: s.keys, SortDirs: s.dirs, Visibility: "all"}
-				all, err := f.db.List(ctx, base)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var paged []*image.Image
-				q := base
-				q.Limit = limit
-				for n := 0; ; n++ {
-					page, err := f.db.List(ctx, q)
-					if err != nil {
-						t.Fatalf("%v %v: %v", s, c, err)
+			untagged, err := f.db.List(ctx, ListQuery{Caller: c, OSHidden: notHidden, SortKeys: s.keys, SortDirs: s.dirs, Visibility: "all"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tags := range tagSets {
+				var want []*image.Image
+				for _, img := range untagged {
+					if !slices.ContainsFunc(tags, func(tag string) bool { return !slices.Contains(img.Tags, tag) }) {
+						want = append(want, img)
 					}
-					paged = append(paged, page...)
-					if len(page) < limit || n > 40 {
-						break
-					}
-					q.Marker = page[len(page)-1].ID
 				}
-				if got, want := f.labels(paged), f.labels(all); got != want {
-					t.Fatalf("sort %v caller %+v limit %d:\npaged %s\nwant  %s", s, c, limit, got, want)
+				for _, limit := range []int{1, 2, 5} {
+					pageThrough(ctx, t, f, ListQuery{Caller: c, OSHidden: notHidden, SortKeys: s.keys, SortDirs: s.dirs, Visibility: "all", Tags: tags}, limit, want)
 				}
 			}
 		}
+	}
+}
+
+// pageThrough lists base whole and by pages of limit: both must be want.
+func pageThrough(ctx context.Context, t *testing.T, f *listFixture, base ListQuery, limit int, want []*image.Image) {
+	t.Helper()
+	what := fmt.Sprintf("sort %v %v caller %+v tags %v limit %d", base.SortKeys, base.SortDirs, base.Caller, base.Tags, limit)
+	all, err := f.db.List(ctx, base)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got, want := f.labels(all), f.labels(want); got != want {
+		t.Fatalf("%s:\nlisted %s\nwant   %s", what, got, want)
+	}
+	var paged []*image.Image
+	q := base
+	q.Limit = limit
+	for n := 0; ; n++ {
+		page, err := f.db.List(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		paged = append(paged, page...)
+		if len(page) < limit || n > 40 {
+			break
+		}
+		q.Marker = page[len(page)-1].ID
+	}
+	if got, want := f.labels(paged), f.labels(all); got != want {
+		t.Fatalf("%s:\npaged %s\nwant  %s", what, got, want)
 	}
 }
 

@@ -101,7 +101,7 @@ func (db *DB) writeUpdate(ctx context.Context, tx *sql.Tx, old, img *image.Image
 	for _, t := range img.Tags {
 		if !slices.Contains(old.Tags, t) && !slices.Contains(added, t) {
 			added = append(added, t)
-			if _, err := tx.ExecContext(ctx, db.q("INSERT INTO image_tags (image_id, value) VALUES (?, ?)"), img.ID, t); err != nil {
+			if err := db.insertTag(ctx, tx, img.ID, t); err != nil {
 				return err
 			}
 		}
