@@ -308,6 +308,10 @@ func (s *server) newLocation(ctx context.Context, img *image.Image, lv locationV
 			"The limit has been exceeded on the number of allowed image locations. Attempted: %d, Maximum: %d", len(img.Locations)+1, s.locQuota)
 	}
 	storeID, size, err := s.locationStore(ctx, lv.url)
+	if err == nil && size <= 0 {
+		// Glance's _check_location_uri: a location must hold data.
+		err = fmt.Errorf("%s holds no data", lv.url)
+	}
 	if err != nil {
 		s.log.Debug("location refused", "url", lv.url, "error", err)
 		return image.Location{}, newError(http.StatusBadRequest, "The Store URI was malformed: %s", lv.url)
