@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"crypto/sha512"
@@ -16,15 +15,15 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/glance-go/glance/bench/internal/harness"
 )
 
 func main() {
@@ -59,7 +58,7 @@ func run(bin string, size int64, work string) error {
 	}
 	work, _ = filepath.Abs(work)
 	src := filepath.Join(work, "source.bin")
-	fmt.Printf("data path benchmark: %d MiB, scratch %s, GOMAXPROCS-visible CPUs %d\n\n", size>>20, work, numCPU())
+	fmt.Printf("data path benchmark: %d MiB, scratch %s, GOMAXPROCS-visible CPUs %d\n\n", size>>20, work, harness.NumCPU())
 
 	// (a) raw write (with fdatasync) and read of the same file on the same disk.
 	d, err := writeRandom(src, size)
@@ -95,11 +94,6 @@ func run(bin string, size int64, work string) error {
 		}
 	}
 	return nil
-}
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
 }
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
@@ -185,38 +179,16 @@ func runServeFile(path, addr string) {
 	}
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer", url)
-}
-
 func serveFileBaseline(path string) (time.Duration, error) {
 	self, _ := os.Executable()
-	addr := freeAddr()
+	addr := harness.FreeAddr()
 	cmd := exec.Command(self, "-serve-file", path, "-addr", addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if err := waitHTTP("http://"+addr+"/f", 10*time.Second); err != nil {
+	if err := harness.WaitHTTP("http://"+addr+"/f", 10*time.Second); err != nil {
 		return 0, err
 	}
 	return download("http://" + addr + "/f")
@@ -246,7 +218,7 @@ func apiRun(bin, work, src string, size int64, local bool, serveFileRate float64
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr := freeAddr()
+	addr := harness.FreeAddr()
 	cfg := fmt.Sprintf(`plugin_dir = %q
 api      { bind = %q }
 registry {
@@ -277,11 +249,11 @@ store "local" {
 		cmd.Wait()
 	}()
 	base := "http://" + addr
-	if err := waitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
+	if err := harness.WaitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
 		return fmt.Errorf("%w\n%s", err, logb.String())
 	}
 	apiPid := cmd.Process.Pid
-	plugin := childPid(apiPid)
+	plugin := harness.ChildPid(apiPid)
 	if plugin == 0 {
 		return fmt.Errorf("no plugin process under glance-api %d", apiPid)
 	}
@@ -301,7 +273,7 @@ store "local" {
 	}
 	fmt.Printf("through glance-api + filesystem plugin (downloads by %s):\n", path)
 
-	mark := rssMark(apiPid, plugin)
+	mark := harness.MarkRSS(apiPid, plugin)
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -321,77 +293,14 @@ store "local" {
 	if resp.StatusCode != 204 {
 		return fmt.Errorf("upload: %s\n%s", resp.Status, logb.String())
 	}
-	report("  upload   (md5+sha512+store, API)", size, d, mark.growth())
+	report("  upload   (md5+sha512+store, API)", size, d, mark.Growth())
 
-	mark = rssMark(apiPid, plugin)
+	mark = harness.MarkRSS(apiPid, plugin)
 	d, err = download(base + "/v2/images/" + img.ID + "/file")
 	if err != nil {
 		return err
 	}
-	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of http.ServeFile%s", 100*mbps(size, d)/serveFileRate, mark.growth()))
+	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of http.ServeFile%s", 100*mbps(size, d)/serveFileRate, mark.Growth()))
 	fmt.Println()
 	return nil
-}
-
-func childPid(parent int) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.Contains(s[:i], "glance-store-") {
-			continue
-		}
-		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(parent) {
-			pid, _ := strconv.Atoi(e.Name())
-			return pid
-		}
-	}
-	return 0
-}
-
-// mark records each process's resident set before a transfer, after
-// resetting its peak, so growth() can report how far the peak rose.
-type mark struct {
-	pids   []int
-	names  []string
-	before []int64
-}
-
-func rssMark(api, plugin int) mark {
-	m := mark{pids: []int{api, plugin}, names: []string{"glance-api", "plugin"}}
-	for _, p := range m.pids {
-		// "5" resets the peak RSS (VmHWM) to the current RSS.
-		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p), []byte("5"), 0)
-		m.before = append(m.before, procKiB(p, "VmRSS"))
-	}
-	return m
-}
-
-func (m mark) growth() string {
-	var parts []string
-	for i, p := range m.pids {
-		peak := procKiB(p, "VmHWM")
-		parts = append(parts, fmt.Sprintf("%s RSS %d→peak %d MiB (+%d)", m.names[i], m.before[i]>>10, peak>>10, (peak-m.before[i])>>10))
-	}
-	return "\n      " + strings.Join(parts, "; ")
-}
-
-func procKiB(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,15 +16,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/glance-go/glance/bench/internal/harness"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -89,7 +88,7 @@ func run(bin string, size int64, work string) error {
 	}
 	defer removeBucket(c, bucket)
 
-	fmt.Printf("%d MiB to %s (radosgw, memstore OSD), %d CPUs; parts of %d MiB, %d in flight\n\n", size>>20, sv.endpoint, numCPU(), partSize>>20, inFlight)
+	fmt.Printf("%d MiB to %s (radosgw, memstore OSD), %d CPUs; parts of %d MiB, %d in flight\n\n", size>>20, sv.endpoint, harness.NumCPU(), partSize>>20, inFlight)
 
 	// (a) the plain S3 client, same file, same part size and parallelism.
 	fmt.Println("plain S3 client (aws-sdk-go-v2, multipart, in this process):")
@@ -110,11 +109,6 @@ func run(bin string, size int64, work string) error {
 	fmt.Println()
 
 	return apiRun(bin, dir, src, size, sv, bucket, upBase, downBase)
-}
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
 }
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
@@ -220,28 +214,6 @@ func removeBucket(c *s3.Client, bucket string) {
 	c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not answer", url)
-}
-
 // onlyReader hides the file's type, so net/http sends it chunked and
 // glance-api hands the store an upload of unknown size.
 type onlyReader struct{ io.Reader }
@@ -249,7 +221,7 @@ type onlyReader struct{ io.Reader }
 // apiRun starts glance-api with an s3 store in bucket and measures a
 // known-size upload, a download, and an unknown-size upload of src.
 func apiRun(bin, dir, src string, size int64, sv service, bucket string, upBase, downBase float64) error {
-	addr := freeAddr()
+	addr := harness.FreeAddr()
 	cfg := fmt.Sprintf(`plugin_dir = %q
 api      { bind = %q }
 registry {
@@ -286,24 +258,24 @@ store "s3" {
 		cmd.Wait()
 	}()
 	base := "http://" + addr
-	if err := waitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
+	if err := harness.WaitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
 		return fmt.Errorf("%w\n%s", err, logb.String())
 	}
 	apiPid := cmd.Process.Pid
-	plugin := childPid(apiPid)
+	plugin := harness.ChildPid(apiPid)
 	if plugin == 0 {
 		return fmt.Errorf("no plugin process under glance-api %d", apiPid)
 	}
 	fmt.Println("through glance-api + glance-store-s3 (gRPC stream, multipart to radosgw):")
 
-	upload := func(known bool) (string, time.Duration, mark, error) {
+	upload := func(known bool) (string, time.Duration, harness.Mark, error) {
 		id, err := createImage(base)
 		if err != nil {
-			return "", 0, mark{}, err
+			return "", 0, harness.Mark{}, err
 		}
 		f, err := os.Open(src)
 		if err != nil {
-			return "", 0, mark{}, err
+			return "", 0, harness.Mark{}, err
 		}
 		defer f.Close()
 		var body io.Reader = onlyReader{f}
@@ -315,17 +287,17 @@ store "s3" {
 			req.ContentLength = size
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		m := rssMark(apiPid, plugin)
+		m := harness.MarkRSS(apiPid, plugin)
 		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return "", 0, mark{}, err
+			return "", 0, harness.Mark{}, err
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		d := time.Since(start)
 		if resp.StatusCode != 204 {
-			return "", 0, mark{}, fmt.Errorf("upload: %s %s\n%s", resp.Status, b, logb.String())
+			return "", 0, harness.Mark{}, fmt.Errorf("upload: %s %s\n%s", resp.Status, b, logb.String())
 		}
 		return id, d, m, nil
 	}
@@ -334,9 +306,9 @@ store "s3" {
 	if err != nil {
 		return err
 	}
-	report("  upload   (known size, API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/upBase, m.growth()))
+	report("  upload   (known size, API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/upBase, m.Growth()))
 
-	m = rssMark(apiPid, plugin)
+	m = harness.MarkRSS(apiPid, plugin)
 	start := time.Now()
 	resp, err := http.Get(base + "/v2/images/" + id + "/file")
 	if err != nil {
@@ -348,15 +320,15 @@ store "s3" {
 	if resp.StatusCode != 200 || n != size {
 		return fmt.Errorf("download: %s, %d bytes", resp.Status, n)
 	}
-	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/downBase, m.growth()))
+	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/downBase, m.Growth()))
 	deleteImage(base, id)
 
 	id, d, m, err = upload(false)
 	if err != nil {
 		return err
 	}
-	report("  upload   (unknown size, chunked, API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/upBase, m.growth()))
-	fmt.Printf("  plugin peak RSS during the unknown-size upload: %d MiB (target < 128 MiB)\n", procKiB(plugin, "VmHWM")>>10)
+	report("  upload   (unknown size, chunked, API)", size, d, fmt.Sprintf(" %3.0f%% of the plain client%s", 100*mbps(size, d)/upBase, m.Growth()))
+	fmt.Printf("  plugin peak RSS during the unknown-size upload: %d MiB (target < 128 MiB)\n", harness.PeakRSSKiB(plugin)>>10)
 	deleteImage(base, id)
 	return nil
 }
@@ -380,67 +352,4 @@ func deleteImage(base, id string) {
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
-}
-
-func childPid(parent int) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || !strings.Contains(s[:i], "glance-store-") {
-			continue
-		}
-		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(parent) {
-			pid, _ := strconv.Atoi(e.Name())
-			return pid
-		}
-	}
-	return 0
-}
-
-// mark records each process's resident set before a transfer, after
-// resetting its peak, so growth() can report how far the peak rose.
-type mark struct {
-	pids   []int
-	names  []string
-	before []int64
-}
-
-func rssMark(api, plugin int) mark {
-	m := mark{pids: []int{api, plugin}, names: []string{"glance-api", "plugin"}}
-	for _, p := range m.pids {
-		// "5" resets the peak RSS (VmHWM) to the current RSS.
-		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p), []byte("5"), 0)
-		m.before = append(m.before, procKiB(p, "VmRSS"))
-	}
-	return m
-}
-
-func (m mark) growth() string {
-	var parts []string
-	for i, p := range m.pids {
-		peak := procKiB(p, "VmHWM")
-		parts = append(parts, fmt.Sprintf("%s RSS %d→peak %d MiB (+%d)", m.names[i], m.before[i]>>10, peak>>10, (peak-m.before[i])>>10))
-	}
-	return "\n      " + strings.Join(parts, "; ")
-}
-
-func procKiB(pid int, field string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -1,0 +1,111 @@
+// Package harness holds what the benchmark programs share: loopback
+// addresses, waiting for a server, and the resident memory of glance-api
+// and its store plugin.
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NumCPU counts the machine's processors (not GOMAXPROCS).
+func NumCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+// FreeAddr returns a loopback address that was free a moment ago.
+func FreeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+// WaitHTTP waits until url answers at all.
+func WaitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer", url)
+}
+// ChildPid returns the glance-store-* process whose parent is parent, or 0.
+func ChildPid(parent int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || !strings.Contains(s[:i], "glance-store-") {
+			continue
+		}
+		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	return 0
+}
+
+// Mark records each process's resident set before a transfer, after
+// resetting its peak, so Growth can report how far the peak rose.
+type Mark struct {
+	pids   []int
+	names  []string
+	before []int64
+}
+
+// MarkRSS resets the peak RSS of glance-api and its plugin and records
+// their current RSS.
+func MarkRSS(api, plugin int) Mark {
+	m := Mark{pids: []int{api, plugin}, names: []string{"glance-api", "plugin"}}
+	for _, p := range m.pids {
+		// "5" resets the peak RSS (VmHWM) to the current RSS.
+		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p), []byte("5"), 0)
+		m.before = append(m.before, procKiB(p, "VmRSS"))
+	}
+	return m
+}
+// Growth reports each process's RSS before and its peak since the Mark.
+func (m Mark) Growth() string {
+	var parts []string
+	for i, p := range m.pids {
+		peak := procKiB(p, "VmHWM")
+		parts = append(parts, fmt.Sprintf("%s RSS %d→peak %d MiB (+%d)", m.names[i], m.before[i]>>10, peak>>10, (peak-m.before[i])>>10))
+	}
+	return "\n      " + strings.Join(parts, "; ")
+}
+func procKiB(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// PeakRSSKiB returns the peak resident set (VmHWM) of pid, in KiB.
+func PeakRSSKiB(pid int) int64 { return procKiB(pid, "VmHWM") }
