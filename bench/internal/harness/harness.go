@@ -20,6 +20,7 @@ func NumCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(b), "processor\t:")
 }
+
 // FreeAddr returns a loopback address that was free a moment ago.
 func FreeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -29,6 +30,7 @@ func FreeAddr() string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
 // WaitHTTP waits until url answers at all.
 func WaitHTTP(url string, d time.Duration) error {
 	deadline := time.Now().Add(d)
@@ -42,6 +44,7 @@ func WaitHTTP(url string, d time.Duration) error {
 	}
 	return fmt.Errorf("%s did not answer", url)
 }
+
 // ChildPid returns the glance-store-* process whose parent is parent, or 0.
 func ChildPid(parent int) int {
 	entries, _ := os.ReadDir("/proc")
@@ -82,6 +85,7 @@ func MarkRSS(api, plugin int) Mark {
 	}
 	return m
 }
+
 // Growth reports each process's RSS before and its peak since the Mark.
 func (m Mark) Growth() string {
 	var parts []string
