@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -58,8 +57,6 @@ type config struct {
 	perm    fs.FileMode
 }
 
-var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-
 // parseConfig decodes and checks cfg without touching the filesystem.
 func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 	var (
@@ -67,12 +64,7 @@ func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 		diags store.Diagnostics
 		c     = config{perm: defaultFilePerm}
 	)
-	if err := cfg.Decode(&raw); err != nil {
-		path := ""
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			path = m[1]
-		}
-		diags.Errorf(path, "Invalid configuration", err.Error())
+	if diags = cfg.DecodeDiagnostics(&raw); diags.HasErrors() {
 		return c, diags
 	}
 

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -76,20 +75,13 @@ type config struct {
 	maxRedirects   int
 }
 
-var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-
 func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 	var (
 		raw   rawConfig
 		diags store.Diagnostics
 		c     = config{connectTimeout: 10 * time.Second, readTimeout: 60 * time.Second, maxRedirects: MaxRedirects}
 	)
-	if err := cfg.Decode(&raw); err != nil {
-		path := ""
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			path = m[1]
-		}
-		diags.Errorf(path, "Invalid configuration", err.Error())
+	if diags = cfg.DecodeDiagnostics(&raw); diags.HasErrors() {
 		return c, diags
 	}
 	c.insecure, c.caFile = raw.InsecureSkipVerify, raw.CAFile

@@ -65,9 +65,8 @@ type config struct {
 func (c *config) chunk() int { return 1 << c.order }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-	userRE         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	poolRE         = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	userRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	poolRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
 // parseConfig decodes and checks cfg without touching the cluster.
@@ -77,12 +76,7 @@ func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 		diags store.Diagnostics
 		c     = config{cephConf: defaultCephConf, pool: defaultPool, order: 23, connectTimeout: defaultConnectTimeout}
 	)
-	if err := cfg.Decode(&raw); err != nil {
-		path := ""
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			path = m[1]
-		}
-		diags.Errorf(path, "Invalid configuration", err.Error())
+	if diags = cfg.DecodeDiagnostics(&raw); diags.HasErrors() {
 		return c, diags
 	}
 	if raw.CephConf != "" {

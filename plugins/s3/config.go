@@ -130,7 +130,6 @@ type config struct {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
 	// bucketRE is S3's rule for bucket names (lower case, DNS-compatible).
 	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	regionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -146,12 +145,7 @@ func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 			connect: 10 * time.Second, conditional: true,
 		}
 	)
-	if err := cfg.Decode(&raw); err != nil {
-		path := ""
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			path = m[1]
-		}
-		diags.Errorf(path, "Invalid configuration", err.Error())
+	if diags = cfg.DecodeDiagnostics(&raw); diags.HasErrors() {
 		return c, diags
 	}
 

@@ -140,7 +140,6 @@ type config struct {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
 	// containerRE: Swift allows more, but a container name that is also a
 	// valid URI host keeps locations simple and unambiguous.
 	containerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$`)
@@ -156,12 +155,7 @@ func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 			connectTimeout: defaultConnectTimeout, timeout: defaultTimeout, endpointType: "public",
 		}
 	)
-	if err := cfg.Decode(&raw); err != nil {
-		path := ""
-		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-			path = m[1]
-		}
-		diags.Errorf(path, "Invalid configuration", err.Error())
+	if diags = cfg.DecodeDiagnostics(&raw); diags.HasErrors() {
 		return c, diags
 	}
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 )
 
 // DefaultChunkSize is the size of the chunks streamed between host and plugin
@@ -63,6 +64,27 @@ func (c Config) Decode(v any) error {
 		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	return nil
+}
+
+// unknownField finds the attribute encoding/json names when it meets one
+// the destination does not know; the json package has no typed error for it.
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// DecodeDiagnostics decodes like Decode and reports a failure as one error
+// diagnostic, whose Path names the attribute when it was an unknown one, so
+// the host can point at its line in config.hcl.
+func (c Config) DecodeDiagnostics(v any) Diagnostics {
+	err := c.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var d Diagnostics
+	path := ""
+	if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+		path = m[1]
+	}
+	d.Errorf(path, "Invalid configuration", err.Error())
+	return d
 }
 
 // PutRequest describes an object to store.
