@@ -135,28 +135,13 @@ func imageLifecycle(t *testing.T, s *server) {
 		t.Errorf("Content-Length %q", h)
 	}
 
-	for _, tc := range []struct {
-		rng        string
-		start, end int // inclusive
-	}{
+	for _, r := range []byteRange{
 		{"bytes=10-19", 10, 19},
 		{"bytes=-5", len(data) - 5, len(data) - 1},
 		{fmt.Sprintf("bytes=%d-", len(data)-1000), len(data) - 1000, len(data) - 1},
 		{"bytes=33554432-33558527", 33554432, 33558527},
 	} {
-		resp = s.do("GET", "/v2/images/"+img.ID+"/file", nil, map[string]string{"Range": tc.rng})
-		part, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusPartialContent {
-			t.Errorf("%s: status %d, want 206", tc.rng, resp.StatusCode)
-			continue
-		}
-		if want := fmt.Sprintf("bytes %d-%d/%d", tc.start, tc.end, len(data)); resp.Header.Get("Content-Range") != want {
-			t.Errorf("%s: Content-Range %q, want %q", tc.rng, resp.Header.Get("Content-Range"), want)
-		}
-		if !bytes.Equal(part, data[tc.start:tc.end+1]) {
-			t.Errorf("%s: wrong bytes (%d received)", tc.rng, len(part))
-		}
+		s.checkRange(img.ID, data, r)
 	}
 
 	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)

@@ -226,3 +226,31 @@ func (s *server) do(method, path string, body io.Reader, hdr map[string]string) 
 	}
 	return resp
 }
+
+// byteRange is a Range header and the inclusive span of the image it must
+// return.
+type byteRange struct {
+	header     string
+	start, end int
+}
+
+// checkRange GETs image id's data with one Range header and checks the 206,
+// its Content-Range and the bytes against data. It reports whether the
+// answer was a 206, so a caller can check more of it.
+func (s *server) checkRange(id string, data []byte, r byteRange) bool {
+	s.t.Helper()
+	resp := s.do("GET", "/v2/images/"+id+"/file", nil, map[string]string{"Range": r.header})
+	part, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent {
+		s.t.Errorf("%s: status %d, want 206", r.header, resp.StatusCode)
+		return false
+	}
+	if want := fmt.Sprintf("bytes %d-%d/%d", r.start, r.end, len(data)); resp.Header.Get("Content-Range") != want {
+		s.t.Errorf("%s: Content-Range %q, want %q", r.header, resp.Header.Get("Content-Range"), want)
+	}
+	if !bytes.Equal(part, data[r.start:r.end+1]) {
+		s.t.Errorf("%s: wrong bytes (%d received)", r.header, len(part))
+	}
+	return true
+}
