@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/sha512"
 	"encoding/json"
@@ -234,29 +233,12 @@ store "local" {
   }
 }
 `, bin, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), local)
-	cfgPath := filepath.Join(dir, "config.hcl")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	api, err := harness.StartAPI(bin, dir, addr, cfg)
+	if err != nil {
 		return err
 	}
-	var logb bytes.Buffer
-	cmd := exec.Command(filepath.Join(bin, "glance-api"), "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	base := "http://" + addr
-	if err := harness.WaitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
-		return fmt.Errorf("%w\n%s", err, logb.String())
-	}
-	apiPid := cmd.Process.Pid
-	plugin := harness.ChildPid(apiPid)
-	if plugin == 0 {
-		return fmt.Errorf("no plugin process under glance-api %d", apiPid)
-	}
+	defer api.Stop()
+	base, apiPid, plugin := api.URL, api.Pid, api.PluginPid
 
 	resp, err := http.Post(base+"/v2/images", "application/json",
 		strings.NewReader(`{"name":"bench","disk_format":"raw","container_format":"bare"}`))
@@ -291,7 +273,7 @@ store "local" {
 	resp.Body.Close()
 	d := time.Since(start)
 	if resp.StatusCode != 204 {
-		return fmt.Errorf("upload: %s\n%s", resp.Status, logb.String())
+		return fmt.Errorf("upload: %s\n%s", resp.Status, api.Log())
 	}
 	report("  upload   (md5+sha512+store, API)", size, d, mark.Growth())
 

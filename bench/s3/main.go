@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -243,29 +241,12 @@ store "s3" {
   }
 }
 `, bin, addr, filepath.Join(dir, "glance.db"), sv.region, bucket, partSize, inFlight)
-	cfgPath := filepath.Join(dir, "config.hcl")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	api, err := harness.StartAPI(bin, dir, addr, cfg)
+	if err != nil {
 		return err
 	}
-	var logb bytes.Buffer
-	cmd := exec.Command(filepath.Join(bin, "glance-api"), "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logb, &logb
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	base := "http://" + addr
-	if err := harness.WaitHTTP(base+"/healthcheck", 30*time.Second); err != nil {
-		return fmt.Errorf("%w\n%s", err, logb.String())
-	}
-	apiPid := cmd.Process.Pid
-	plugin := harness.ChildPid(apiPid)
-	if plugin == 0 {
-		return fmt.Errorf("no plugin process under glance-api %d", apiPid)
-	}
+	defer api.Stop()
+	base, apiPid, plugin := api.URL, api.Pid, api.PluginPid
 	fmt.Println("through glance-api + glance-store-s3 (gRPC stream, multipart to radosgw):")
 
 	upload := func(known bool) (string, time.Duration, harness.Mark, error) {
@@ -297,7 +278,7 @@ store "s3" {
 		resp.Body.Close()
 		d := time.Since(start)
 		if resp.StatusCode != 204 {
-			return "", 0, harness.Mark{}, fmt.Errorf("upload: %s %s\n%s", resp.Status, b, logb.String())
+			return "", 0, harness.Mark{}, fmt.Errorf("upload: %s %s\n%s", resp.Status, b, api.Log())
 		}
 		return id, d, m, nil
 	}

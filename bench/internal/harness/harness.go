@@ -5,10 +5,12 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,3 +115,46 @@ func procKiB(pid int, field string) int64 {
 
 // PeakRSSKiB returns the peak resident set (VmHWM) of pid, in KiB.
 func PeakRSSKiB(pid int) int64 { return procKiB(pid, "VmHWM") }
+
+// API is a glance-api process a benchmark started.
+type API struct {
+	URL       string // http://addr
+	Pid       int    // glance-api
+	PluginPid int    // its (first) store plugin
+	cmd       *exec.Cmd
+	log       *bytes.Buffer
+}
+
+// StartAPI writes cfg to dir/config.hcl, runs bin/glance-api on it, waits
+// until it answers on addr and finds its store plugin process.
+func StartAPI(bin, dir, addr, cfg string) (*API, error) {
+	path := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	a := &API{URL: "http://" + addr, log: &bytes.Buffer{}}
+	a.cmd = exec.Command(filepath.Join(bin, "glance-api"), "-config", path)
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		return nil, err
+	}
+	a.Pid = a.cmd.Process.Pid
+	if err := WaitHTTP(a.URL+"/healthcheck", 30*time.Second); err != nil {
+		a.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, a.log)
+	}
+	if a.PluginPid = ChildPid(a.Pid); a.PluginPid == 0 {
+		a.Stop()
+		return nil, fmt.Errorf("no plugin process under glance-api %d", a.Pid)
+	}
+	return a, nil
+}
+
+// Log returns what glance-api has written so far.
+func (a *API) Log() string { return a.log.String() }
+
+// Stop interrupts glance-api and waits for it to exit.
+func (a *API) Stop() {
+	a.cmd.Process.Signal(os.Interrupt)
+	a.cmd.Wait()
+}
