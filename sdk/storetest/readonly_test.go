@@ -1,15 +1,12 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -102,11 +99,7 @@ func TestBrokenReadOnlyHelper(t *testing.T) {
 
 func TestSuiteCatchesBrokenReadOnlyStores(t *testing.T) {
 	const helper = "TestBrokenReadOnlyHelper"
-	cases := []struct {
-		variant  string
-		wantFail []string
-		wantPass []string
-	}{
+	cases := []brokenCase{
 		{
 			variant:  "accepts-put",
 			wantFail: []string{"RefusedWrites"},
@@ -121,27 +114,7 @@ func TestSuiteCatchesBrokenReadOnlyStores(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.variant, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0],
-				"-test.run=^"+helper+"$", "-test.v", "-test.short", "-test.count=1", "-test.timeout=5m")
-			cmd.Env = append(os.Environ(), brokenROEnv+"="+tc.variant)
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("the suite against a %s read-only store: want a failing exit status, got %v\n%s", tc.variant, err, out)
-			}
-			for _, name := range tc.wantFail {
-				if !bytes.Contains(out, []byte("--- FAIL: "+helper+"/"+name+" (")) {
-					t.Errorf("subtest %s did not fail against a %s store", name, tc.variant)
-				}
-			}
-			for _, name := range tc.wantPass {
-				if !bytes.Contains(out, []byte("--- PASS: "+helper+"/"+name+" (")) {
-					t.Errorf("subtest %s did not pass against a %s store", name, tc.variant)
-				}
-			}
-			if t.Failed() {
-				t.Logf("child output:\n%s", out)
-			}
+			runBroken(t, helper, brokenROEnv, "read-only ", tc)
 		})
 	}
 }

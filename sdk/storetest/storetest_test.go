@@ -292,11 +292,7 @@ func TestBrokenStoreHelper(t *testing.T) {
 
 func TestSuiteCatchesBrokenStores(t *testing.T) {
 	const helper = "TestBrokenStoreHelper"
-	cases := []struct {
-		variant  string
-		wantFail []string // subtests that must fail
-		wantPass []string // subtests that must pass: the flaw is caught where it is, not everywhere
-	}{
+	cases := []brokenCase{
 		{
 			variant:  "partial-commit",
 			wantFail: []string{"Abort/body_aborted_midway", "Abort/checksum_mismatch", "Deadline", "Leftovers"},
@@ -316,27 +312,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.variant, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0],
-				"-test.run=^"+helper+"$", "-test.v", "-test.short", "-test.count=1", "-test.timeout=5m")
-			cmd.Env = append(os.Environ(), brokenEnv+"="+tc.variant)
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("the suite against a %s store: want a failing exit status, got %v\n%s", tc.variant, err, out)
-			}
-			for _, name := range tc.wantFail {
-				if !bytes.Contains(out, []byte("--- FAIL: "+helper+"/"+name+" (")) {
-					t.Errorf("subtest %s did not fail against a %s store", name, tc.variant)
-				}
-			}
-			for _, name := range tc.wantPass {
-				if !bytes.Contains(out, []byte("--- PASS: "+helper+"/"+name+" (")) {
-					t.Errorf("subtest %s did not pass against a %s store", name, tc.variant)
-				}
-			}
-			if t.Failed() {
-				t.Logf("child output:\n%s", out)
-			}
+			runBroken(t, helper, brokenEnv, "", tc)
 		})
 	}
 }
@@ -406,5 +382,40 @@ func TestNewImageID(t *testing.T) {
 	a, b := newImageID(), newImageID()
 	if !re.MatchString(a) || a == b {
 		t.Errorf("newImageID: %q, %q", a, b)
+	}
+}
+
+// brokenCase is a flawed store variant and what the suite must do with it.
+type brokenCase struct {
+	variant  string
+	wantFail []string // subtests that must fail
+	wantPass []string // subtests that must pass: the flaw is caught where it is
+}
+
+// runBroken re-runs this test binary with only the helper test and the
+// variant named in env, and checks that the suite failed exactly where tc
+// says. kind words the messages ("" or "read-only ").
+func runBroken(t *testing.T, helper, env, kind string, tc brokenCase) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0],
+		"-test.run=^"+helper+"$", "-test.v", "-test.short", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), env+"="+tc.variant)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("the suite against a %s %sstore: want a failing exit status, got %v\n%s", tc.variant, kind, err, out)
+	}
+	for _, name := range tc.wantFail {
+		if !bytes.Contains(out, []byte("--- FAIL: "+helper+"/"+name+" (")) {
+			t.Errorf("subtest %s did not fail against a %s store", name, tc.variant)
+		}
+	}
+	for _, name := range tc.wantPass {
+		if !bytes.Contains(out, []byte("--- PASS: "+helper+"/"+name+" (")) {
+			t.Errorf("subtest %s did not pass against a %s store", name, tc.variant)
+		}
+	}
+	if t.Failed() {
+		t.Logf("child output:\n%s", out)
 	}
 }
