@@ -224,10 +224,15 @@ func TestConcurrentPuts(t *testing.T) {
 type failingReader struct {
 	data []byte
 	err  error
+	gate <-chan struct{} // if set, the error waits for it
 }
 
 func (f *failingReader) Read(p []byte) (int, error) {
 	if len(f.data) == 0 {
+		if f.gate != nil {
+			<-f.gate
+			f.gate = nil
+		}
 		return 0, f.err
 	}
 	n := copy(p, f.data)
@@ -239,8 +244,10 @@ func TestPutBodyErrorAborts(t *testing.T) {
 	b := newRecorder()
 	c := newPair(t, b, testChunk)
 	boom := errors.New("client went away")
+	// The error waits until the store is reading: an abort that overtakes
+	// the header on a loaded machine never reaches the store at all.
 	_, err := c.Put(context.Background(), store.PutRequest{ImageID: "x", Size: 10 * testChunk},
-		&failingReader{data: randBytes(testChunk + testChunk/2), err: boom})
+		&failingReader{data: randBytes(testChunk + testChunk/2), err: boom, gate: b.started})
 	if !errors.Is(err, boom) || !errors.Is(err, store.ErrAborted) {
 		t.Fatalf("put error %v", err)
 	}
