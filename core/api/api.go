@@ -54,6 +54,9 @@ type Options struct {
 	PublicEndpoint string
 	// Authenticate identifies callers; nil means noauth (NoAuthIdentity).
 	Authenticate AuthFunc
+	// AuthChallenge, when set, is sent as WWW-Authenticate with every 401
+	// (Keystone's `Keystone uri="…"`).
+	AuthChallenge string
 	// HashAlgo is Glance's hashing_algorithm for os_hash_value; default
 	// sha512.
 	HashAlgo string
@@ -87,6 +90,7 @@ type server struct {
 	cache    string
 	endpoint string
 	auth     AuthFunc
+	authHdr  string
 	algo     string
 	rules    image.Rules
 	schemas  map[string][]byte
@@ -108,7 +112,7 @@ const (
 func New(o Options) http.Handler {
 	s := &server{
 		reg: o.Registry, stores: o.Stores, log: o.Logger, sizeCap: o.SizeCap, cache: o.CacheControl,
-		endpoint: strings.TrimRight(o.PublicEndpoint, "/"), auth: o.Authenticate, algo: o.HashAlgo, rules: o.Rules,
+		endpoint: strings.TrimRight(o.PublicEndpoint, "/"), auth: o.Authenticate, authHdr: o.AuthChallenge, algo: o.HashAlgo, rules: o.Rules,
 	}
 	if s.log == nil {
 		s.log = hclog.NewNullLogger()
@@ -284,6 +288,9 @@ func (s *server) authenticate(c *gin.Context) {
 	id, err := s.auth(c.Request)
 	if err != nil {
 		if errors.Is(err, ErrUnauthenticated) {
+			if s.authHdr != "" {
+				c.Header("WWW-Authenticate", s.authHdr)
+			}
 			fail(c, &httpError{status: http.StatusUnauthorized})
 			return
 		}

@@ -46,6 +46,7 @@ type Config struct {
 	API       APIConfig
 	Registry  RegistryConfig
 	Auth      AuthConfig
+	Policy    PolicyConfig
 	Images    ImagesConfig
 	// Stores in file order; never empty in a valid configuration.
 	Stores []*StoreConfig
@@ -164,7 +165,7 @@ func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 var rootSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "plugin_dir"}},
 	Blocks: []hcl.BlockHeaderSchema{
-		{Type: "api"}, {Type: "registry"}, {Type: "auth"}, {Type: "images"},
+		{Type: "api"}, {Type: "registry"}, {Type: "auth"}, {Type: "images"}, {Type: "policy"},
 		{Type: "store", LabelNames: []string{"name"}},
 	},
 }
@@ -218,6 +219,8 @@ func decodeFile(p *hclparse.Parser, f *hcl.File, filename string, diags hcl.Diag
 			diags = append(diags, c.decodeAuth(b.Body, ctx)...)
 		case "images":
 			diags = append(diags, c.decodeImages(b.Body, ctx)...)
+		case "policy":
+			diags = append(diags, c.decodePolicy(b.Body, ctx)...)
 		}
 	}
 	if c.Registry.DSN == "" {
