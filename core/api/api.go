@@ -16,6 +16,7 @@ import (
 
 	"github.com/glance-go/glance/core/image"
 	"github.com/glance-go/glance/core/image/checksum"
+	"github.com/glance-go/glance/core/policy"
 	"github.com/glance-go/glance/core/registry"
 	"github.com/glance-go/glance/sdk/store"
 )
@@ -75,7 +76,16 @@ type Options struct {
 	// StorageQuota is the most bytes of image data a project may hold
 	// (Glance's user_storage_quota, counted per owner); 0 means no quota.
 	StorageQuota int64
+	// Policy decides who may do what (Glance's policy rules); nil means
+	// policy.Default(), Glance's secure-RBAC defaults.
+	Policy *policy.Enforcer
+	// MemberQuota is the most members an image may have (Glance's
+	// image_member_quota); 0 means DefaultMemberQuota, < 0 unlimited.
+	MemberQuota int
 }
+
+// DefaultMemberQuota is Glance's image_member_quota.
+const DefaultMemberQuota = 128
 
 // DefaultLocationQuota is Glance's image_location_quota.
 const DefaultLocationQuota = 10
@@ -98,6 +108,8 @@ type server struct {
 	showURL  bool
 	locQuota int
 	quota    int64
+	pol      *policy.Enforcer
+	memQuota int
 	engine   *gin.Engine
 	bufs     sync.Pool // *[]byte of copyBufSize, for streaming downloads
 }
@@ -136,6 +148,15 @@ func New(o Options) http.Handler {
 		s.locQuota = DefaultLocationQuota
 	case s.locQuota < 0:
 		s.locQuota = -1
+	}
+	if s.pol = o.Policy; s.pol == nil {
+		s.pol = policy.Default()
+	}
+	switch s.memQuota = o.MemberQuota; {
+	case s.memQuota == 0:
+		s.memQuota = DefaultMemberQuota
+	case s.memQuota < 0:
+		s.memQuota = -1
 	}
 	schemas, err := buildSchemas(s.rules)
 	if err != nil {
@@ -179,6 +200,11 @@ func New(o Options) http.Handler {
 	v2.DELETE("/images/:id/tags/:tag", s.deleteTag)
 	v2.POST("/images/:id/locations", s.addLocation)
 	v2.GET("/images/:id/locations", rejectBody, s.getLocations)
+	v2.POST("/images/:id/members", s.addMember)
+	v2.GET("/images/:id/members", rejectBody, s.listMembers)
+	v2.GET("/images/:id/members/:member", rejectBody, s.showMember)
+	v2.PUT("/images/:id/members/:member", s.updateMember)
+	v2.DELETE("/images/:id/members/:member", rejectBody, s.deleteMember)
 	s.engine = e
 	return s
 }

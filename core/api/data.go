@@ -142,11 +142,15 @@ func (s *server) uploadData(c *gin.Context) {
 		return
 	}
 
-	img, err := s.reg.Get(ctx, id)
-	if err != nil {
-		s.imageError(c, id, err)
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
 		return
 	}
+	if he := s.check(a, "upload_image", ""); he != nil {
+		fail(c, he)
+		return
+	}
+	img := a.img
 	if err := image.CheckTransition(img, image.StatusSaving); err != nil {
 		s.imageError(c, id, err)
 		return
@@ -387,12 +391,16 @@ func (s *server) uploadFailed(c *gin.Context, id, storeID string, received, expe
 func (s *server) downloadData(c *gin.Context) {
 	id := c.Param("id")
 	ctx := c.Request.Context()
-	img, err := s.reg.Get(ctx, id)
-	if err != nil {
-		s.imageError(c, id, err)
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
 		return
 	}
-	if img.Status == image.StatusDeactivated && !identity(c).IsAdmin {
+	if he := s.check(a, "download_image", ""); he != nil {
+		fail(c, he)
+		return
+	}
+	img := a.img
+	if img.Status == image.StatusDeactivated && !a.admin {
 		fail(c, newError(http.StatusForbidden, "The requested image has been deactivated. Image data download is forbidden."))
 		return
 	}

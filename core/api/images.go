@@ -168,16 +168,26 @@ func (s *server) createImage(c *gin.Context) {
 	if img.ID == "" {
 		img.ID = uuid.NewString()
 	}
+	admin := s.isAdmin(who)
 	switch {
 	case img.Owner == nil && who.ProjectID != "":
 		img.Owner = image.Ptr(who.ProjectID)
-	case img.Owner != nil && *img.Owner != who.ProjectID && !who.IsAdmin:
+	case img.Owner != nil && *img.Owner != who.ProjectID && !admin:
 		fail(c, newError(http.StatusForbidden, "You are not permitted to create images owned by '%s'.", *img.Owner))
 		return
 	}
-	if img.Visibility == image.VisibilityPublic && !who.IsAdmin {
-		fail(c, newError(http.StatusForbidden, "You are not authorized to complete publicize_image action."))
+	// add_image's target is the new image (owner: its owner); then the
+	// visibility rules, as Glance's ImageAPIPolicy.add_image.
+	t := imageTarget(img, nil)
+	if !s.allowed(who, "add_image", t) {
+		fail(c, newError(http.StatusForbidden, notAuthorizedF, "add_image"))
 		return
+	}
+	for vis, rule := range map[image.Visibility]string{image.VisibilityPublic: "publicize_image", image.VisibilityCommunity: "communitize_image"} {
+		if img.Visibility == vis && !s.allowed(who, rule, t) {
+			fail(c, newError(http.StatusForbidden, notAuthorizedF, rule))
+			return
+		}
 	}
 	if err := s.reg.Create(c.Request.Context(), img); err != nil {
 		s.imageError(c, img.ID, err)
@@ -194,13 +204,16 @@ func (s *server) createImage(c *gin.Context) {
 
 // showImage is GET /v2/images/{id}.
 func (s *server) showImage(c *gin.Context) {
-	id := c.Param("id")
-	img, err := s.reg.Get(c.Request.Context(), id)
-	if err != nil {
-		s.imageError(c, id, err)
+	a, ok := s.load(c, c.Param("id"), noImageFound)
+	if !ok {
 		return
 	}
-	writeJSON(c, http.StatusOK, pythonize(s.imageJSON(img)))
+	// Glance answers a visible image that get_image refuses with 403.
+	if !s.allowed(a.who, "get_image", a.target()) {
+		fail(c, newError(http.StatusForbidden, notAuthorizedF, "get_image"))
+		return
+	}
+	writeJSON(c, http.StatusOK, pythonize(s.imageJSON(a.img)))
 }
 
 // deleteImage is DELETE /v2/images/{id}. As Glance, the data goes first:
@@ -210,11 +223,15 @@ func (s *server) showImage(c *gin.Context) {
 func (s *server) deleteImage(c *gin.Context) {
 	id := c.Param("id")
 	ctx := c.Request.Context()
-	img, err := s.reg.Get(ctx, id)
-	if err != nil {
-		s.imageError(c, id, err)
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
 		return
 	}
+	if he := s.check(a, "delete_image", ""); he != nil {
+		fail(c, he)
+		return
+	}
+	img := a.img
 	if img.Protected {
 		fail(c, newError(http.StatusForbidden, "Image %s is protected and cannot be deleted.", id))
 		return

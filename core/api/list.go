@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/glance-go/glance/core/image"
+	"github.com/glance-go/glance/core/policy"
 	"github.com/glance-go/glance/core/registry"
 )
 
@@ -412,7 +413,11 @@ func (s *server) listImages(c *gin.Context) {
 	}
 	links, _ := parseQuery(c.Request.URL.RawQuery)
 	who := identity(c)
-	lq, err := parseListQuery(pairs, registry.Caller{Admin: who.IsAdmin, Project: who.ProjectID})
+	if !s.allowed(who, "get_images", policy.Target{"project_id": who.ProjectID}) {
+		fail(c, newError(http.StatusForbidden, notAuthorizedF, "get_images"))
+		return
+	}
+	lq, err := parseListQuery(pairs, registry.Caller{Admin: s.isAdmin(who), Project: who.ProjectID})
 	var le *listError
 	if errors.As(err, &le) {
 		fail(c, newError(http.StatusBadRequest, "%s", le.msg))

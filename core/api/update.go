@@ -36,12 +36,6 @@ func readJSONBody(c *gin.Context) ([]byte, bool) {
 	return body, true
 }
 
-// mayModify is Glance's modify_image rule under its default policy: an
-// admin, or a caller of the owning project.
-func mayModify(who Identity, img *image.Image) bool {
-	return who.IsAdmin || (img.Owner != nil && *img.Owner == who.ProjectID && who.ProjectID != "")
-}
-
 // updateError answers an error of an update: an *httpError as it is,
 // else as imageError does.
 func (s *server) updateError(c *gin.Context, id string, err error) {
@@ -76,21 +70,25 @@ func (s *server) updateImage(c *gin.Context) {
 		s.imageError(c, id, err)
 		return
 	}
-	who := identity(c)
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
 	var dropped []image.Location
 	img, err := s.reg.Update(ctx, id, func(img *image.Image) error {
-		if !mayModify(who, img) {
-			return newError(http.StatusForbidden, "You are not authorized to complete modify_image action.")
+		a.img = img
+		if he := s.check(a, "modify_image", ""); he != nil {
+			return he
 		}
 		before := &image.Image{Properties: cloneMap(img.Properties), Tags: slices.Clone(img.Tags)}
 		locsBefore := slices.Clone(img.Locations)
 		for _, ch := range changes {
 			var err error
 			if ch.Path[0] == "locations" {
-				err = s.applyLocationChange(ctx, img, ch)
+				err = s.applyLocationChange(ctx, a, ch)
 			} else {
-				err = s.rules.Apply(img, ch, image.ApplyOptions{IsAdmin: who.IsAdmin})
+				err = s.rules.Apply(img, ch, image.ApplyOptions{IsAdmin: a.admin, Authorize: s.authorizer(a)})
 			}
 			if err != nil {
 				return err
@@ -146,10 +144,14 @@ func (s *server) viewOptions() viewOptions {
 func (s *server) imageAction(from, to image.Status, action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.Param("id")
-		who := identity(c)
+		a, ok := s.load(c, id, noImageFound)
+		if !ok {
+			return
+		}
 		_, err := s.reg.Update(c.Request.Context(), id, func(img *image.Image) error {
-			if !mayModify(who, img) {
-				return newError(http.StatusForbidden, "You are not authorized to complete %s action.", action)
+			a.img = img
+			if he := s.check(a, action, ""); he != nil {
+				return he
 			}
 			switch img.Status {
 			case to:
@@ -175,10 +177,14 @@ func (s *server) addTag(c *gin.Context) {
 		s.imageError(c, id, err)
 		return
 	}
-	who := identity(c)
+	a, ok := s.load(c, id, imageNotFound)
+	if !ok {
+		return
+	}
 	_, err := s.reg.Update(c.Request.Context(), id, func(img *image.Image) error {
-		if !mayModify(who, img) {
-			return newError(http.StatusForbidden, "Not allowed to update tags for image %s.", id)
+		a.img = img
+		if he := s.check(a, "modify_image", "Not allowed to update tags for image %s."); he != nil {
+			return he
 		}
 		if slices.Contains(img.Tags, tag) {
 			return nil
@@ -200,10 +206,14 @@ func (s *server) addTag(c *gin.Context) {
 // deleteTag is DELETE /v2/images/{id}/tags/{tag}.
 func (s *server) deleteTag(c *gin.Context) {
 	id, tag := c.Param("id"), c.Param("tag")
-	who := identity(c)
+	a, ok := s.load(c, id, imageNotFound)
+	if !ok {
+		return
+	}
 	_, err := s.reg.Update(c.Request.Context(), id, func(img *image.Image) error {
-		if !mayModify(who, img) {
-			return newError(http.StatusForbidden, "Not allowed to delete tags for image %s.", id)
+		a.img = img
+		if he := s.check(a, "modify_image", "Not allowed to delete tags for image %s."); he != nil {
+			return he
 		}
 		i := slices.Index(img.Tags, tag)
 		if i < 0 {
@@ -356,7 +366,8 @@ func applyValidationData(img *image.Image, vd map[string]string) error {
 
 // applyLocationChange applies a /locations patch operation (Glance's
 // _do_{add,replace,remove}_locations).
-func (s *server) applyLocationChange(ctx context.Context, img *image.Image, ch image.Change) error {
+func (s *server) applyLocationChange(ctx context.Context, a *access, ch image.Change) error {
+	img := a.img
 	verb := map[string]string{"add": "add", "remove": "remove", "replace": "update"}[ch.Op]
 	if ch.Op == "replace" {
 		if l, ok := ch.Value.([]any); !ok || len(l) == 0 {
@@ -365,6 +376,13 @@ func (s *server) applyLocationChange(ctx context.Context, img *image.Image, ch i
 	}
 	if !s.showLocs {
 		return newError(http.StatusForbidden, "It's not allowed to %s locations if locations are invisible.", verb)
+	}
+	rule := "set_image_location"
+	if ch.Op == "remove" {
+		rule = "delete_image_location"
+	}
+	if he := s.check(a, rule, ""); he != nil {
+		return he
 	}
 	okStatus := img.Status == image.StatusActive || (ch.Op != "remove" && img.Status == image.StatusQueued)
 	if !okStatus {
@@ -451,18 +469,11 @@ func locationPos(p string, n int, allowEnd bool) (int, bool) {
 	return pos, true
 }
 
-// isService reports the service role, which Glance's location API policies
-// (add_location, get_locations) require.
-func isService(who Identity) bool {
-	return slices.Contains(who.Roles, "service")
-}
-
 // addLocation is POST /v2/images/{id}/locations (2.17): a location for a
 // queued image, which becomes active. Glance runs it as a task and answers
 // 202; here it is done before answering, still 202.
 func (s *server) addLocation(c *gin.Context) {
 	id := c.Param("id")
-	who := identity(c)
 	body, ok := readJSONBody(c)
 	if !ok {
 		return
@@ -478,12 +489,22 @@ func (s *server) addLocation(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
+		return
+	}
 	_, err = s.reg.Update(ctx, id, func(img *image.Image) error {
+		a.img = img
+		if !a.visible() {
+			return newError(http.StatusNotFound, noImageFound, id)
+		}
 		if img.Status != image.StatusQueued {
 			return newError(http.StatusConflict, "It's not allowed to add locations if image status is %s.", img.Status)
 		}
-		if !who.IsAdmin && !isService(who) {
-			return newError(http.StatusForbidden, "http store must be enabled to use location API by normal user.")
+		// add_image_location (Glance: service, or the owner with the http
+		// store enabled, which glance-go does not do).
+		if he := s.check(a, "add_image_location", "http store must be enabled to use location API by normal user."); he != nil {
+			return he
 		}
 		loc, err := s.newLocation(ctx, img, lv)
 		if err != nil {
@@ -533,15 +554,13 @@ func withEmptyMetadata(v any) any {
 // admin) only.
 func (s *server) getLocations(c *gin.Context) {
 	id := c.Param("id")
-	who := identity(c)
-	img, err := s.reg.Get(c.Request.Context(), id)
-	if err != nil {
-		s.imageError(c, id, err)
+	a, ok := s.load(c, id, noImageFound)
+	if !ok {
 		return
 	}
-	if !who.IsAdmin && !isService(who) {
-		fail(c, newError(http.StatusForbidden, "You are not authorized to complete get_locations action."))
+	if he := s.check(a, "fetch_image_location", "You are not authorized to complete get_locations action."); he != nil {
+		fail(c, he)
 		return
 	}
-	writeJSON(c, http.StatusOK, pythonize(locationsJSON(img.Locations)))
+	writeJSON(c, http.StatusOK, pythonize(locationsJSON(a.img.Locations)))
 }

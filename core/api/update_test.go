@@ -227,13 +227,22 @@ func TestPatchSemantics(t *testing.T) {
 			413, nil, "The limit has been exceeded on the number of allowed image properties. Attempted: 4, Maximum: 3"},
 		{"tag quota", `[{"op": "replace", "path": "/tags", "value": ["a", "b", "c"]}]`, nil,
 			413, nil, "The limit has been exceeded on the number of allowed image tags. Attempted: 3, Maximum: 2"},
-		{"owner by non admin", `[{"op": "replace", "path": "/owner", "value": "proj-a"}]`, []string{"X-Auth-Token", alice}, 403, nil, ""},
+		// alice cannot see the shared image of another project.
+		{"invisible to another project", `[{"op": "replace", "path": "/owner", "value": "proj-a"}]`, []string{"X-Auth-Token", alice}, 404, nil, "No image found with ID"},
 		{"owner by admin", `[{"op": "replace", "path": "/owner", "value": "proj-a"}]`, nil, 200, map[string]any{"owner": "proj-a"}, ""},
+		{"owner by non admin", `[{"op": "replace", "path": "/owner", "value": "proj-b"}]`, []string{"X-Auth-Token", alice}, 403, nil, "Owner can&#x27;t be updated by non admin."},
 		{"publicize by member", `[{"op": "replace", "path": "/visibility", "value": "public"}]`, []string{"X-Auth-Token", alice},
 			403, nil, "publicize_image"},
 		{"owner's member edits", `[{"op": "replace", "path": "/name", "value": "by-alice"}]`, []string{"X-Auth-Token", alice},
 			200, map[string]any{"name": "by-alice"}, ""},
-		{"other project", `[{"op": "replace", "path": "/name", "value": "x"}]`, []string{"X-Auth-Token", "bob:proj-b:member"}, 403, nil, "modify_image"},
+		{"other project, shared", `[{"op": "replace", "path": "/name", "value": "x"}]`, []string{"X-Auth-Token", "bob:proj-b:member"}, 404, nil, "No image found with ID"},
+		{"publicize by admin", `[{"op": "replace", "path": "/visibility", "value": "public"}]`, nil, 200, map[string]any{"visibility": "public"}, ""},
+		{"publicize again by owner", `[{"op": "replace", "path": "/visibility", "value": "public"}]`, []string{"X-Auth-Token", alice},
+			403, nil, "publicize_image"},
+		{"other project, public", `[{"op": "replace", "path": "/name", "value": "x"}]`, []string{"X-Auth-Token", "bob:proj-b:member"}, 403, nil, "modify_image"},
+		{"owner's reader", `[{"op": "replace", "path": "/name", "value": "x"}]`, []string{"X-Auth-Token", "carol:proj-a:reader"}, 403, nil, "modify_image"},
+		{"communitize by owner", `[{"op": "replace", "path": "/visibility", "value": "community"}]`, []string{"X-Auth-Token", alice},
+			200, map[string]any{"visibility": "community"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, b := e.patch(id, p21, tc.body, tc.hdr...)
@@ -263,7 +272,7 @@ func TestPatchSemantics(t *testing.T) {
 
 func TestTags(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Rules.TagQuota = 2; o.Authenticate = tokenAuth })
-	id := e.create(`{"name": "t", "tags": ["alpha"]}`)["id"].(string)
+	id := e.create(`{"name": "t", "tags": ["alpha"], "visibility": "public"}`)["id"].(string)
 	const missing = "00000000-0000-0000-0000-000000000000"
 	for _, tc := range []struct {
 		method, path string
@@ -316,7 +325,9 @@ func TestDeactivateReactivate(t *testing.T) {
 		{id, "reactivate", asAlice, 204, "", "active"},      // already active: no-op
 		{id, "deactivate", asAlice, 204, "", "deactivated"}, // #77
 		{id, "deactivate", nil, 204, "", "deactivated"},     // #78 idempotent
-		{id, "deactivate", map[string]string{"X-Auth-Token": "bob:proj-b:member"}, 403, "deactivate", "deactivated"},
+		// #76: another project cannot see the shared image.
+		{id, "deactivate", map[string]string{"X-Auth-Token": "bob:proj-b:member"}, 404, "No image found with ID", "deactivated"},
+		{id, "reactivate", map[string]string{"X-Auth-Token": "carol:proj-a:reader"}, 403, "You are not authorized to complete reactivate action.", "deactivated"},
 		{"00000000-0000-0000-0000-000000000000", "deactivate", nil, 404, "No image found with ID", ""},
 	} {
 		resp, b := act(tc.id, tc.action, tc.hdr)
@@ -540,14 +551,14 @@ func TestLocations(t *testing.T) {
 	}
 
 	// The 2.17 API.
-	q := e.create(`{"name": "q", "disk_format": "raw", "container_format": "bare"}`)["id"].(string)
+	q := e.create(`{"name": "q", "disk_format": "raw", "container_format": "bare", "owner": "proj-a"}`)["id"].(string)
 	post := func(id, body string, hdr map[string]string) (*http.Response, []byte) {
 		return e.do("POST", "/v2/images/"+id+"/locations", strings.NewReader(body), hdr)
 	}
 	if resp, b := post(q, `{"url": "`+otherURL+`"}`, map[string]string{"X-Auth-Token": alice}); resp.StatusCode != 403 {
 		t.Fatalf("POST locations as member: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := post(q, `{"url": "`+otherURL+`"}`, map[string]string{"X-Auth-Token": "glance:service:service"}); resp.StatusCode != 202 || len(b) != 0 {
+	if resp, b := post(q, `{"url": "`+otherURL+`"}`, map[string]string{"X-Auth-Token": "nova:proj-a:service"}); resp.StatusCode != 202 || len(b) != 0 {
 		t.Fatalf("POST locations as service: %d %s", resp.StatusCode, b)
 	}
 	if e.status(q) != "active" {

@@ -202,8 +202,14 @@ func (r Rules) validateChange(ch Change) error {
 
 // ApplyOptions say who applies a patch.
 type ApplyOptions struct {
-	// IsAdmin may replace owner and publicize images.
+	// IsAdmin may replace owner, and publicize images when Authorize is
+	// nil.
 	IsAdmin bool
+	// Authorize, when set, decides visibility changes: it is called with
+	// "publicize_image" for visibility public (even on an image already
+	// public) and "communitize_image" for community, and its error refuses
+	// the change.
+	Authorize func(rule string) error
 }
 
 // Apply applies one non-location change to img, as Glance's
@@ -241,7 +247,17 @@ func (r Rules) Apply(img *Image, ch Change, o ApplyOptions) error {
 			return Errorf(ErrForbidden, "Attribute %s can be only replaced for a queued image.", root)
 		}
 	case "visibility":
-		if s, _ := ch.Value.(string); s == string(VisibilityPublic) && !o.IsAdmin && img.Visibility != VisibilityPublic {
+		s, _ := ch.Value.(string)
+		switch {
+		case o.Authorize != nil && s == string(VisibilityPublic):
+			if err := o.Authorize("publicize_image"); err != nil {
+				return err
+			}
+		case o.Authorize != nil && s == string(VisibilityCommunity):
+			if err := o.Authorize("communitize_image"); err != nil {
+				return err
+			}
+		case o.Authorize == nil && s == string(VisibilityPublic) && !o.IsAdmin && img.Visibility != VisibilityPublic:
 			return Errorf(ErrForbidden, "You are not authorized to complete publicize_image action.")
 		}
 	case "owner":
