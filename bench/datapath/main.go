@@ -1,8 +1,12 @@
 // Command datapath measures glance-api's data path: a 1 GiB upload and
-// download through the API and the filesystem store plugin, beside, in the
-// same run, a raw write and read of the same file on the same disk, the
-// in-process md5+sha512 ceiling, and a plain Go http.ServeFile of the file.
-// It prints figures; it asserts nothing.
+// download through the API and the filesystem store plugin, with the local
+// fast paths (uploads written by glance-api into the plugin's temporary
+// file, downloads by sendfile) and without them (both streamed over the
+// plugin's gRPC connection), beside, in the same run, a raw write and read
+// of the same file on the same disk, the in-process md5+sha512 ceiling, and
+// a plain Go http.ServeFile of the file. Besides MB/s it prints the CPU
+// seconds per GiB each process spent (from /proc/<pid>/stat), which stay
+// meaningful on a loaded machine. It prints figures; it asserts nothing.
 package main
 
 import (
@@ -31,18 +35,19 @@ func main() {
 	work := flag.String("dir", "", "scratch directory on the disk to measure (default: a temp dir under ./data)")
 	serveFile := flag.String("serve-file", "", "internal: serve this file with http.ServeFile on -addr")
 	addr := flag.String("addr", "", "internal: listen address for -serve-file")
+	paths := flag.String("paths", "local,stream", "data paths through glance-api to measure, in order: local (fast paths on), stream (over gRPC)")
 	flag.Parse()
 	if *serveFile != "" {
 		runServeFile(*serveFile, *addr)
 		return
 	}
-	if err := run(*bin, int64(*sizeMiB)<<20, *work); err != nil {
+	if err := run(*bin, int64(*sizeMiB)<<20, *work, strings.Split(*paths, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, size int64, work string) error {
+func run(bin string, size int64, work string, paths []string) error {
 	bin, _ = filepath.Abs(bin)
 	if work == "" {
 		if err := os.MkdirAll("data", 0o750); err != nil {
@@ -72,11 +77,12 @@ func run(bin string, size int64, work string) error {
 	report("raw read (page cache warm)", size, d, "")
 
 	// (b) md5 and sha512 in parallel over the same bytes: the hashing ceiling.
-	d, err = hashCeiling(src)
+	d, _, err = hashCeiling(src)
 	if err != nil {
 		return err
 	}
 	report("md5+sha512 in parallel, in-process", size, d, "")
+	hashRate := mbps(size, d)
 
 	// (c) a plain Go http.ServeFile of the file, read by this process over loopback.
 	d, err = serveFileBaseline(src)
@@ -87,8 +93,23 @@ func run(bin string, size int64, work string) error {
 	report("http.ServeFile download (loopback)", size, d, "")
 	fmt.Println()
 
-	for _, local := range []bool{true, false} {
-		if err := apiRun(bin, work, src, size, local, serveFileRate); err != nil {
+	// The hashing ceiling once more, as CPU time: what md5 and sha512 alone
+	// cost per GiB, for comparison with glance-api's CPU time below.
+	d, cpu, err := hashCeiling(src)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-48s %8.0f MB/s  (%6.2fs)\n      CPU s/GiB: md5+sha512 %.2f\n\n", "md5+sha512 in parallel, again", mbps(size, d), d.Seconds(),
+		cpu/(float64(size)/(1<<30)))
+
+	// Local fast paths on (the default: uploads written by glance-api into
+	// the plugin's file, downloads by sendfile), then off (both streamed
+	// over the plugin's gRPC connection): after and before, in one run.
+	for _, p := range paths {
+		if p != "local" && p != "stream" {
+			return fmt.Errorf("-paths: %q is neither local nor stream", p)
+		}
+		if err := apiRun(bin, work, src, size, p == "local", serveFileRate, hashRate); err != nil {
 			return err
 		}
 	}
@@ -143,17 +164,20 @@ func readFile(path string) (time.Duration, error) {
 	}
 }
 
-func hashCeiling(path string) (time.Duration, error) {
+// hashCeiling hashes the file's bytes with md5 and sha512 in parallel, as
+// glance-api does, and returns the time and the CPU seconds it took.
+func hashCeiling(path string) (time.Duration, float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	// Pre-read so the ceiling measures hashing, not the disk.
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	cpu0 := harness.CPUSeconds(os.Getpid())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, h := range []hash.Hash{md5.New(), sha512.New()} {
@@ -167,7 +191,7 @@ func hashCeiling(path string) (time.Duration, error) {
 		}()
 	}
 	wg.Wait()
-	return time.Since(start), nil
+	return time.Since(start), harness.CPUSeconds(os.Getpid()) - cpu0, nil
 }
 
 func runServeFile(path, addr string) {
@@ -211,7 +235,7 @@ func download(url string) (time.Duration, error) {
 
 // apiRun starts glance-api with a filesystem store under work and measures
 // one upload and one download of src.
-func apiRun(bin, work, src string, size int64, local bool, serveFileRate float64) error {
+func apiRun(bin, work, src string, size int64, local bool, serveFileRate, hashRate float64) error {
 	dir, err := os.MkdirTemp(work, "api-")
 	if err != nil {
 		return err
@@ -230,9 +254,10 @@ store "local" {
   config {
     data_dir   = %q
     local_file = %t
+    local_put  = %t
   }
 }
-`, bin, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), local)
+`, bin, addr, filepath.Join(dir, "glance.db"), filepath.Join(dir, "images"), local, local)
 	api, err := harness.StartAPI(bin, dir, addr, cfg)
 	if err != nil {
 		return err
@@ -253,9 +278,10 @@ store "local" {
 	if local {
 		path = "local fast path"
 	}
-	fmt.Printf("through glance-api + filesystem plugin (downloads by %s):\n", path)
+	fmt.Printf("through glance-api + filesystem plugin (uploads and downloads by %s):\n", path)
 
 	mark := harness.MarkRSS(apiPid, plugin)
+	cpu := harness.MarkCPU([]string{"glance-api", "plugin", "bench client"}, []int{apiPid, plugin, os.Getpid()})
 	f, err := os.Open(src)
 	if err != nil {
 		return err
@@ -275,14 +301,15 @@ store "local" {
 	if resp.StatusCode != 204 {
 		return fmt.Errorf("upload: %s\n%s", resp.Status, api.Log())
 	}
-	report("  upload   (md5+sha512+store, API)", size, d, mark.Growth())
+	report("  upload   (md5+sha512+store, API)", size, d, fmt.Sprintf(" %3.0f%% of the md5+sha512 ceiling%s%s", 100*mbps(size, d)/hashRate, mark.Growth(), cpu.PerGiB(size)))
 
 	mark = harness.MarkRSS(apiPid, plugin)
+	cpu = harness.MarkCPU([]string{"glance-api", "plugin", "bench client"}, []int{apiPid, plugin, os.Getpid()})
 	d, err = download(base + "/v2/images/" + img.ID + "/file")
 	if err != nil {
 		return err
 	}
-	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of http.ServeFile%s", 100*mbps(size, d)/serveFileRate, mark.Growth()))
+	report("  download (API)", size, d, fmt.Sprintf(" %3.0f%% of http.ServeFile%s%s", 100*mbps(size, d)/serveFileRate, mark.Growth(), cpu.PerGiB(size)))
 	fmt.Println()
 	return nil
 }

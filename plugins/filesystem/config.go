@@ -34,6 +34,10 @@ var schema = store.Schema{Attributes: []store.Attribute{
 		Description: "Let glance-api read image files directly from data_dir (sendfile) instead of streaming them over gRPC; it runs on the same host.",
 	},
 	{
+		Name: "local_put", Type: store.TypeBool, Default: json.RawMessage(`true`),
+		Description: "Let glance-api write uploads directly into a temporary file in data_dir that this store then checks and commits, instead of streaming them over gRPC; it runs on the same host. Not with thin_provisioning.",
+	},
+	{
 		Name: "file_perm", Type: store.TypeString, Default: json.RawMessage(`"0640"`),
 		Description: "Octal permission bits of image files, e.g. \"0640\"; the owner must be able to read and write.",
 	},
@@ -46,6 +50,7 @@ type rawConfig struct {
 	MinFreeBytes     json.Number `json:"min_free_bytes"`
 	FilePerm         string      `json:"file_perm"`
 	LocalFile        *bool       `json:"local_file"`
+	LocalPut         *bool       `json:"local_put"`
 }
 
 // config is the checked configuration.
@@ -53,9 +58,14 @@ type config struct {
 	dir     string // absolute and clean; locations are built from it
 	thin    bool
 	local   bool // offer the LocalFile fast path
+	put     bool // local_put: offer the LocalPut fast path (see localPut)
 	minFree int64
 	perm    fs.FileMode
 }
+
+// localPut reports whether the LocalPut fast path is offered: thin
+// provisioning needs this store's own writer, which leaves the holes.
+func (c *config) localPut() bool { return c.put && !c.thin }
 
 // parseConfig decodes and checks cfg without touching the filesystem.
 func parseConfig(cfg store.Config) (config, store.Diagnostics) {
@@ -83,6 +93,7 @@ func parseConfig(cfg store.Config) (config, store.Diagnostics) {
 
 	c.thin = raw.ThinProvisioning
 	c.local = raw.LocalFile == nil || *raw.LocalFile
+	c.put = raw.LocalPut == nil || *raw.LocalPut
 
 	if raw.MinFreeBytes != "" {
 		n, err := parseBytes(raw.MinFreeBytes)

@@ -7,7 +7,13 @@
 // os.Link, which never replaces an existing file, so a duplicate image id is
 // store.ErrAlreadyExists and a failed or aborted upload leaves nothing at the
 // final name. The temporary file is removed on every failure; Configure also
-// sweeps temporary files older than an hour, left by a crash.
+// sweeps temporary files nobody holds locked (their writer died), or older
+// than an hour where locks are not available.
+//
+// With local_put (the default), glance-api writes an upload itself into the
+// temporary file this store created and locked (store.LocalWriter), and the
+// store then checks its size and free space, fsyncs and links it exactly as
+// after a streamed Put: the bytes do not cross the plugin's gRPC connection.
 //
 // Config attributes:
 //
@@ -15,6 +21,9 @@
 //	thin_provisioning  leave all-zero runs of an image as holes (sparse files)
 //	min_free_bytes     refuse a Put that would leave less free space than this
 //	file_perm          octal mode of image files (default "0640")
+//	local_file         let glance-api read image files itself (default true)
+//	local_put          let glance-api write uploads into the store's temporary
+//	                   files itself (default true; not with thin_provisioning)
 //
 // Image ids must match [A-Za-z0-9][A-Za-z0-9_-]{0,63}: Glance ids are UUIDs,
 // and the rule keeps every id a single plain file name that can never be

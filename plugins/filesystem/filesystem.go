@@ -48,9 +48,10 @@ var (
 	_       store.Backend         = (*Store)(nil)
 	_       store.ConfigValidator = (*Store)(nil)
 	_       store.LocalFiler      = (*Store)(nil)
+	_       store.LocalWriter     = (*Store)(nil)
 	allCaps                       = store.Capabilities{
 		Read: true, ReadRange: true, Write: true, WriteUnknownSize: true,
-		Delete: true, ConcurrentSafe: true, LocalFile: true,
+		Delete: true, ConcurrentSafe: true, LocalFile: true, LocalPut: true,
 	}
 )
 
@@ -120,7 +121,8 @@ func (s *Store) Configure(_ context.Context, cfg store.Config) (store.Capabiliti
 	s.cfg.Store(&c)
 	caps := allCaps
 	caps.LocalFile = c.local
-	s.log.Info("configured", "data_dir", c.dir, "thin_provisioning", c.thin, "min_free_bytes", c.minFree, "file_perm", fmt.Sprintf("%#o", c.perm), "local_file", c.local)
+	caps.LocalPut = c.localPut()
+	s.log.Info("configured", "data_dir", c.dir, "thin_provisioning", c.thin, "min_free_bytes", c.minFree, "file_perm", fmt.Sprintf("%#o", c.perm), "local_file", c.local, "local_put", c.localPut())
 	return caps, nil
 }
 
@@ -193,56 +195,94 @@ func validID(id string) error {
 // Put writes body to a temporary file and links it to data_dir/<id> once
 // the whole body arrived and was verified.
 func (s *Store) Put(ctx context.Context, req store.PutRequest, body io.Reader) (_ store.PutResult, err error) {
-	c, err := s.config()
+	up, err := s.begin(req)
 	if err != nil {
 		return store.PutResult{}, err
 	}
+	defer func() {
+		up.cleanup()
+		if err != nil {
+			s.log.Debug("put failed", "image_id", req.ImageID, "error", err)
+		}
+	}()
+	w := fileWriter{f: up.f, thin: up.c.thin}
+	n, err := up.c.copyBody(ctx, &w, body, req.Size)
+	if err != nil {
+		return store.PutResult{}, fmt.Errorf("filesystem: put %s: %w", req.ImageID, err)
+	}
+	return up.commit(ctx, n)
+}
+
+// upload is a temporary file on its way to becoming an image: created and
+// locked by begin, filled by Put (or by the host, see BeginLocalPut),
+// linked into place by commit, removed by cleanup.
+type upload struct {
+	s     *Store
+	c     *config
+	req   store.PutRequest
+	f     *os.File // nil once closed
+	tmp   string
+	final string
+	done  bool // cleanup ran
+}
+
+// begin checks req and creates the locked temporary file.
+func (s *Store) begin(req store.PutRequest) (*upload, error) {
+	c, err := s.config()
+	if err != nil {
+		return nil, err
+	}
 	if err := validID(req.ImageID); err != nil {
-		return store.PutResult{}, err
+		return nil, err
 	}
 	if req.Size < store.UnknownSize {
-		return store.PutResult{}, fmt.Errorf("%w: size %d", store.ErrInvalidArgument, req.Size)
+		return nil, fmt.Errorf("%w: size %d", store.ErrInvalidArgument, req.Size)
 	}
 	final := filepath.Join(c.dir, req.ImageID)
 	// An early check spares writing a whole image only to find the name
-	// taken; os.Link below is what really guarantees no clobbering.
+	// taken; os.Link in commit is what really guarantees no clobbering.
 	if _, err := os.Lstat(final); err == nil {
-		return store.PutResult{}, fmt.Errorf("%w: image %s", store.ErrAlreadyExists, req.ImageID)
+		return nil, fmt.Errorf("%w: image %s", store.ErrAlreadyExists, req.ImageID)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return store.PutResult{}, osErr("put", err)
+		return nil, osErr("put", err)
 	}
 	if err := c.checkSpace(req.Size); err != nil {
-		return store.PutResult{}, err
+		return nil, err
 	}
-
 	f, err := os.CreateTemp(c.dir, tmpPrefix+req.ImageID+"-*")
 	if err != nil {
-		return store.PutResult{}, osErr("put", err)
+		return nil, osErr("put", err)
 	}
 	tmp := f.Name()
 	// Held until the image is linked into place: see sweepStale.
 	if err := lockExclusive(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return store.PutResult{}, osErr("put", err)
+		return nil, osErr("put", err)
 	}
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			s.log.Warn("cannot remove temporary file", "path", tmp, "error", rerr)
-		}
-		if err != nil {
-			s.log.Debug("put failed", "image_id", req.ImageID, "error", err)
-		}
-	}()
+	return &upload{s: s, c: c, req: req, f: f, tmp: tmp, final: final}, nil
+}
 
-	w := fileWriter{f: f, thin: c.thin}
-	n, err := c.copyBody(ctx, &w, body, req.Size)
-	if err != nil {
-		return store.PutResult{}, fmt.Errorf("filesystem: put %s: %w", req.ImageID, err)
+// cleanup closes the file if commit did not, which releases the lock, and
+// removes the temporary name (after a commit, the image keeps its link).
+func (u *upload) cleanup() {
+	if u.done {
+		return
 	}
+	u.done = true
+	if u.f != nil {
+		u.f.Close()
+		u.f = nil
+	}
+	if err := os.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		u.s.log.Warn("cannot remove temporary file", "path", u.tmp, "error", err)
+	}
+}
+
+// commit makes the n bytes written to the temporary file durable and
+// visible under the image id. The caller runs cleanup afterwards.
+func (u *upload) commit(ctx context.Context, n int64) (store.PutResult, error) {
+	req, c, f := u.req, u.c, u.f
 	if req.Size >= 0 && n != req.Size {
 		return store.PutResult{}, fmt.Errorf("%w: image %s: got %d bytes, declared %d", store.ErrSizeMismatch, req.ImageID, n, req.Size)
 	}
@@ -263,29 +303,81 @@ func (s *Store) Put(ctx context.Context, req store.PutRequest, body io.Reader) (
 	if err := ctx.Err(); err != nil {
 		return store.PutResult{}, fmt.Errorf("filesystem: put %s: %w", req.ImageID, err)
 	}
-	if err := os.Link(tmp, final); err != nil {
+	if err := os.Link(u.tmp, u.final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return store.PutResult{}, fmt.Errorf("%w: image %s", store.ErrAlreadyExists, req.ImageID)
 		}
 		return store.PutResult{}, osErr("put", err)
 	}
-	// The deferred cleanup removes the temporary name; make the new name
-	// durable before reporting success.
+	// The cleanup removes the temporary name; make the new name durable
+	// before reporting success.
 	if err := syncDir(c.dir); err != nil {
-		os.Remove(final)
+		os.Remove(u.final)
 		return store.PutResult{}, osErr("put", err)
 	}
-	// Closing releases the lock; the deferred cleanup then removes the
-	// temporary name.
-	err = f.Close()
-	f = nil
+	// Closing releases the lock; the cleanup then removes the temporary
+	// name.
+	err := f.Close()
+	u.f = nil
 	if err != nil {
-		os.Remove(final)
+		os.Remove(u.final)
 		return store.PutResult{}, osErr("put", err)
 	}
-	s.log.Debug("stored image", "image_id", req.ImageID, "bytes", n)
-	return store.PutResult{Location: fileURI(final), Size: n}, nil
+	u.s.log.Debug("stored image", "image_id", req.ImageID, "bytes", n)
+	return store.PutResult{Location: fileURI(u.final), Size: n}, nil
 }
+
+// BeginLocalPut prepares an upload that the host writes itself: the same
+// checks and the same locked temporary file as Put, whose path the host
+// fills. Offered when local_put is on and thin_provisioning is off (holes
+// are made by this store's writer, which the host does not run).
+func (s *Store) BeginLocalPut(_ context.Context, req store.PutRequest) (store.LocalPut, error) {
+	c, err := s.config()
+	if err != nil {
+		return nil, err
+	}
+	if !c.localPut() {
+		return nil, fmt.Errorf("%w: local puts are off (local_put = false, or thin_provisioning)", store.ErrUnsupported)
+	}
+	up, err := s.begin(req)
+	if err != nil {
+		return nil, err
+	}
+	return &localPut{up: up}, nil
+}
+
+// localPut is an upload the host writes through the file's path.
+type localPut struct {
+	up *upload
+}
+
+func (p *localPut) Path() string { return p.up.tmp }
+
+// Commit checks that the host wrote size bytes, and min_free_bytes (the
+// host's writes were not watched as copyBody watches its own), then
+// commits as Put does.
+func (p *localPut) Commit(ctx context.Context, size int64) (_ store.PutResult, err error) {
+	up := p.up
+	defer func() {
+		up.cleanup()
+		if err != nil {
+			up.s.log.Debug("local put failed", "image_id", up.req.ImageID, "error", err)
+		}
+	}()
+	fi, err := up.f.Stat()
+	if err != nil {
+		return store.PutResult{}, osErr("put", err)
+	}
+	if fi.Size() != size {
+		return store.PutResult{}, fmt.Errorf("%w: image %s: the file holds %d bytes, the host wrote %d", store.ErrSizeMismatch, up.req.ImageID, fi.Size(), size)
+	}
+	if err := up.c.checkSpace(0); err != nil {
+		return store.PutResult{}, err
+	}
+	return up.commit(ctx, size)
+}
+
+func (p *localPut) Abort() { p.up.cleanup() }
 
 // copyBody copies body into w until io.EOF, refusing more than size bytes
 // when size is known, and watching ctx and the free space as it goes.
@@ -345,6 +437,9 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
+// freeSpace is freeBytes; tests replace it to play a filling disk.
+var freeSpace = freeBytes
+
 // checkSpace refuses to go on when writing more bytes would leave less than
 // min_free_bytes free (or more than is free). Unknown free space passes:
 // ENOSPC still stops the write.
@@ -352,7 +447,7 @@ func (c *config) checkSpace(more int64) error {
 	if more < 0 {
 		more = 0
 	}
-	free, ok := freeBytes(c.dir)
+	free, ok := freeSpace(c.dir)
 	if !ok {
 		return nil
 	}

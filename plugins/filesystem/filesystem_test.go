@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,17 +67,64 @@ func TestConformanceThin(t *testing.T) {
 	storetest.Run(t, cfg)
 }
 
-// The same suite through the gRPC adapters, in this process.
+// The same suite through the gRPC adapters, in this process, with the
+// LocalPut fast path (the default) and without it. The counts prove which
+// path the uploads took: with it, the store's Put is never called.
 func TestConformanceGRPC(t *testing.T) {
-	cfg := suiteConfig(nil)
-	cfg.MaxSize = 64 << 20 // 1 GiB crosses the wire in TestConformanceBinary
-	storetest.RunGRPC(t, cfg)
+	for _, local := range []bool{true, false} {
+		t.Run(map[bool]string{true: "local_put", false: "stream_put"}[local], func(t *testing.T) {
+			cfg := suiteConfig(nil)
+			cfg.MaxSize = 64 << 20 // 1 GiB crosses the wire in TestConformanceBinary
+			cfg.NoLocalPut = !local
+			var cs *countingStore
+			cfg.New = func() store.Backend { cs = &countingStore{Store: New(nil)}; return cs }
+			storetest.RunGRPC(t, cfg)
+			puts, begins := cs.puts.Load(), cs.begins.Load()
+			t.Logf("Put called %d times, BeginLocalPut %d times", puts, begins)
+			if local && (puts != 0 || begins == 0) {
+				t.Errorf("with the fast path: Put called %d times, BeginLocalPut %d times; want 0 and more", puts, begins)
+			}
+			if !local && (puts == 0 || begins != 0) {
+				t.Errorf("without the fast path: Put called %d times, BeginLocalPut %d times; want more and 0", puts, begins)
+			}
+		})
+	}
+}
+
+// countingStore counts the two ways an upload reaches the store.
+type countingStore struct {
+	*Store
+	puts, begins atomic.Int64
+}
+
+func (c *countingStore) Put(ctx context.Context, req store.PutRequest, body io.Reader) (store.PutResult, error) {
+	c.puts.Add(1)
+	return c.Store.Put(ctx, req, body)
+}
+
+func (c *countingStore) BeginLocalPut(ctx context.Context, req store.PutRequest) (store.LocalPut, error) {
+	c.begins.Add(1)
+	return c.Store.BeginLocalPut(ctx, req)
 }
 
 // The same suite against the real plugin process, started as glance-api
-// starts it.
+// starts it: uploads through the LocalPut fast path (the default), and
+// streamed over gRPC, each with a plugin killed mid-upload (KilledMidPut).
 func TestConformanceBinary(t *testing.T) {
 	storetest.RunBinary(t, pluginBinary(t), suiteConfig(nil))
+}
+
+func TestConformanceBinaryStreamPut(t *testing.T) {
+	cfg := suiteConfig(nil)
+	cfg.NoLocalPut = true
+	storetest.RunBinary(t, pluginBinary(t), cfg)
+}
+
+// local_put = false withdraws the capability: the suite then streams.
+func TestConformanceBinaryLocalPutOff(t *testing.T) {
+	cfg := suiteConfig(map[string]any{"local_put": false})
+	cfg.MaxSize = 64 << 20
+	storetest.RunBinary(t, pluginBinary(t), cfg)
 }
 
 // pluginBinary returns $GLANCE_PLUGIN_DIR/glance-store-filesystem when
@@ -524,5 +572,97 @@ func TestPutFailuresKeepSentinels(t *testing.T) {
 	cancel()
 	if _, err := s.Put(ctx, store.PutRequest{ImageID: "img", Size: 1}, strings.NewReader("x")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a cancelled context: %v", err)
+	}
+}
+
+// TestLocalPutCapability: local_put (default on) offers the LocalPut fast
+// path; local_put = false and thin_provisioning withdraw it, and a direct
+// BeginLocalPut is then refused with ErrUnsupported.
+func TestLocalPutCapability(t *testing.T) {
+	for _, tc := range []struct {
+		extra map[string]any
+		want  bool
+	}{
+		{nil, true},
+		{map[string]any{"local_put": false}, false},
+		{map[string]any{"thin_provisioning": true}, false},
+	} {
+		dir := filepath.Join(t.TempDir(), "images")
+		cfg := map[string]any{"data_dir": dir}
+		for k, v := range tc.extra {
+			cfg[k] = v
+		}
+		js, _ := json.Marshal(cfg)
+		s := New(nil)
+		caps, err := s.Configure(t.Context(), store.Config{JSON: js})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caps.LocalPut != tc.want {
+			t.Errorf("%v: LocalPut capability %v, want %v", tc.extra, caps.LocalPut, tc.want)
+		}
+		lp, err := s.BeginLocalPut(t.Context(), store.PutRequest{ImageID: "img", Size: 1})
+		if tc.want && err == nil {
+			lp.Abort()
+		}
+		if !tc.want && !errors.Is(err, store.ErrUnsupported) {
+			t.Errorf("%v: BeginLocalPut = %v, want ErrUnsupported", tc.extra, err)
+		}
+		if got := dirNames(t, dir); len(got) != 0 {
+			t.Errorf("%v: data_dir holds %q", tc.extra, got)
+		}
+	}
+}
+
+// TestLocalPutStorageFull: min_free_bytes holds for local puts, checked at
+// BeginLocalPut against the declared size, and at Commit against what the
+// host wrote (the store did not watch those writes).
+func TestLocalPutStorageFull(t *testing.T) {
+	const mib = 1 << 20
+	free := int64(100 * mib)
+	freeSpace = func(string) (int64, bool) { return free, true }
+	t.Cleanup(func() { freeSpace = freeBytes })
+	s, dir := newStore(t, map[string]any{"min_free_bytes": 50 * mib})
+
+	if _, err := s.BeginLocalPut(t.Context(), store.PutRequest{ImageID: "img", Size: 60 * mib}); !errors.Is(err, store.ErrStorageFull) {
+		t.Errorf("BeginLocalPut of 60 MiB with 100 MiB free and min_free_bytes 50 MiB: %v, want ErrStorageFull", err)
+	}
+	lp, err := s.BeginLocalPut(t.Context(), store.PutRequest{ImageID: "img", Size: store.UnknownSize})
+	if err != nil {
+		t.Fatalf("BeginLocalPut of an unknown size: %v", err)
+	}
+	if err := os.WriteFile(lp.Path(), []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	free = 40 * mib // the host's writes filled the disk
+	if _, err := lp.Commit(t.Context(), 10); !errors.Is(err, store.ErrStorageFull) {
+		t.Errorf("Commit below min_free_bytes: %v, want ErrStorageFull", err)
+	}
+	if got := dirNames(t, dir); len(got) != 0 {
+		t.Errorf("data_dir holds %q after a refused commit", got)
+	}
+
+	// With room again, the same id goes through, and a duplicate is
+	// refused at the start with the original intact.
+	free = 100 * mib
+	lp, err = s.BeginLocalPut(t.Context(), store.PutRequest{ImageID: "img", Size: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lp.Path(), []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := lp.Commit(t.Context(), 4)
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if _, err := s.BeginLocalPut(t.Context(), store.PutRequest{ImageID: "img", Size: 1}); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("BeginLocalPut of an existing id: %v, want ErrAlreadyExists", err)
+	}
+	if got := readAll(t, s, res.Location); string(got) != "data" {
+		t.Errorf("the image holds %q", got)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"img"}) {
+		t.Errorf("data_dir holds %q, want only the image", got)
 	}
 }

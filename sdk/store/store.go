@@ -60,3 +60,37 @@ type Shutdowner interface {
 type LocalFiler interface {
 	LocalFile(ctx context.Context, location string) (path string, err error)
 }
+
+// LocalWriter is an optional interface for stores whose objects are plain
+// files on the host's own disk: the mirror of LocalFiler for writes. Over
+// gRPC, the host then writes an upload straight into a temporary file the
+// store prepared, instead of streaming it to the plugin process, which
+// would copy, checksum and write every byte a second time. The store keeps
+// every guarantee of Put: it owns the temporary file (its name, lock and
+// crash sweep), checks the size, and makes the object durable and visible
+// only in Commit.
+type LocalWriter interface {
+	// BeginLocalPut checks req as Put would (image id, duplicate, free
+	// space for req.Size when known) and creates an empty temporary file
+	// for the object. Errors are Put's: ErrAlreadyExists, ErrStorageFull,
+	// ErrInvalidArgument, and ErrUnsupported when the store cannot take
+	// this upload locally (the host then streams it with Put).
+	BeginLocalPut(ctx context.Context, req PutRequest) (LocalPut, error)
+}
+
+// LocalPut is one upload in progress through a local file. Exactly one of
+// Commit and Abort is called, once.
+type LocalPut interface {
+	// Path is the absolute path of the empty regular file the host writes
+	// the object into, from offset 0. It is never the object's location.
+	Path() string
+	// Commit is Put's success path once the host has written size bytes
+	// and closed the file: the store checks that the file holds size bytes
+	// (ErrSizeMismatch otherwise, also when the PutRequest declared another
+	// size), makes it durable, and makes it visible under the image id
+	// without clobbering (ErrAlreadyExists). On error nothing remains.
+	Commit(ctx context.Context, size int64) (PutResult, error)
+	// Abort discards the temporary file: the upload failed or was
+	// cancelled.
+	Abort()
+}

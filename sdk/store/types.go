@@ -39,6 +39,9 @@ type Capabilities struct {
 	ConcurrentSafe   bool `json:"concurrent_safe"`
 	// LocalFile means the store implements LocalFiler.
 	LocalFile bool `json:"local_file"`
+	// LocalPut means the store implements LocalWriter: the host may write
+	// new objects itself into files the store prepares on its disk.
+	LocalPut bool `json:"local_put"`
 }
 
 // Config is a store's decoded config {} block.

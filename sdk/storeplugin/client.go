@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,6 +43,9 @@ type ClientConfig struct {
 	// StartTimeout bounds the start and the first GetPluginInfo call;
 	// zero means 20 seconds.
 	StartTimeout time.Duration
+	// DisableLocalPut makes Put always stream to the plugin, even when the
+	// store offers the LocalPut capability (see Client.Put).
+	DisableLocalPut bool
 }
 
 // Client is a running store plugin seen from the host. It implements
@@ -60,6 +64,13 @@ type Client struct {
 	pid      int
 	exited   func() bool
 	kill     func()
+
+	log hclog.Logger
+	// noLocalPut: the host opted out of the LocalPut fast path.
+	noLocalPut atomic.Bool
+	// localPutBroken: this host could not open a plugin's local put file,
+	// so Put streams from now on.
+	localPutBroken atomic.Bool
 
 	mu    sync.Mutex
 	caps  store.Capabilities
@@ -147,6 +158,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		pid = rc.Pid
 	}
 	c := newClient(name, d.conn, d.done, pid, pc.Exited, pc.Kill)
+	c.log = logger.Named(name)
+	c.noLocalPut.Store(cfg.DisableLocalPut)
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -165,6 +178,7 @@ func newClient(name string, conn grpc.ClientConnInterface, done <-chan struct{},
 		pid:      pid,
 		exited:   exited,
 		kill:     kill,
+		log:      hclog.NewNullLogger(),
 		chunk:    store.DefaultChunkSize,
 	}
 }

@@ -81,11 +81,33 @@ func (c *Client) Probe(ctx context.Context) error {
 	return nil
 }
 
-// Put streams body to the plugin in chunks of ChunkSize, then a trailer
-// with the size and CRC32C. If body fails or ctx ends first, no trailer is
-// sent: the stream is cancelled, the plugin aborts, and the error returned
-// wraps store.ErrAborted and the cause.
+// Put stores body under req.ImageID.
+//
+// When the store offers the LocalPut capability (its files are on this
+// machine) and the host has not opted out, the plugin prepares a temporary
+// file and the host writes body into it itself, then asks the plugin to
+// commit it: the bytes never cross the gRPC connection. Otherwise, or when
+// this host cannot open the plugin's file, Put streams body to the plugin
+// in chunks of ChunkSize, then a trailer with the size and CRC32C.
+//
+// Either way, if body fails or ctx ends first, nothing is committed: the
+// plugin aborts, and the error returned wraps store.ErrAborted and the
+// cause; the store's own errors (ErrAlreadyExists, ErrSizeMismatch,
+// ErrStorageFull...) come back as they are.
 func (c *Client) Put(ctx context.Context, req store.PutRequest, body io.Reader) (store.PutResult, error) {
+	if c.useLocalPut() {
+		res, fallback, err := c.localPut(ctx, req, body)
+		if !fallback {
+			return res, err
+		}
+		c.log.Warn("the host cannot write the store plugin's files; streaming uploads instead", "error", err)
+	}
+	return c.streamPut(ctx, req, body)
+}
+
+// streamPut is Put over the gRPC stream. If body fails or ctx ends first,
+// no trailer is sent: the stream is cancelled and the plugin aborts.
+func (c *Client) streamPut(ctx context.Context, req store.PutRequest, body io.Reader) (store.PutResult, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.store.Put(sctx)

@@ -81,6 +81,7 @@ func capsToProto(c store.Capabilities) []storev1.Capability {
 	add(c.Delete, storev1.Capability_CAPABILITY_DELETE)
 	add(c.ConcurrentSafe, storev1.Capability_CAPABILITY_CONCURRENT_SAFE)
 	add(c.LocalFile, storev1.Capability_CAPABILITY_LOCAL_FILE)
+	add(c.LocalPut, storev1.Capability_CAPABILITY_LOCAL_PUT)
 	return out
 }
 
@@ -102,6 +103,8 @@ func capsFromProto(cs []storev1.Capability) store.Capabilities {
 			c.ConcurrentSafe = true
 		case storev1.Capability_CAPABILITY_LOCAL_FILE:
 			c.LocalFile = true
+		case storev1.Capability_CAPABILITY_LOCAL_PUT:
+			c.LocalPut = true
 		}
 	}
 	return c

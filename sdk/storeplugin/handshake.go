@@ -12,7 +12,8 @@ import (
 const ProtocolVersion = 1
 
 // ProtocolMinor counts additive changes to glance.store.v1.
-const ProtocolMinor = 0
+// 1: CAPABILITY_LOCAL_PUT and the LocalPut call.
+const ProtocolMinor = 1
 
 // PluginName is the name the store service is dispensed under.
 const PluginName = "store"

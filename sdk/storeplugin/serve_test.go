@@ -76,7 +76,7 @@ func TestServeConfigForErrors(t *testing.T) {
 func TestDescribeFunc(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := describe(ServeConfig{New: func(hclog.Logger) (store.Backend, error) { return memstore.New(), nil }}, &out, &errOut)
-	if code != 0 || !strings.Contains(out.String(), `"name": "memory"`) || !strings.Contains(out.String(), `"protocol_minor": 0`) {
+	if code != 0 || !strings.Contains(out.String(), `"name": "memory"`) || !strings.Contains(out.String(), `"protocol_minor": 1`) {
 		t.Fatalf("code %d, out %s, err %s", code, out.String(), errOut.String())
 	}
 }

@@ -121,6 +121,9 @@ func (s storeServer) Configure(ctx context.Context, req *storev1.ConfigureReques
 	if _, ok := s.b.(store.LocalFiler); !ok {
 		caps.LocalFile = false
 	}
+	if _, ok := s.b.(store.LocalWriter); !ok {
+		caps.LocalPut = false
+	}
 	s.mu.Lock()
 	s.chunk, s.caps = chunk, caps
 	s.mu.Unlock()
@@ -136,16 +139,9 @@ func (s storeServer) Put(stream storev1.StoreService_PutServer) error {
 		}
 		return err
 	}
-	h := first.GetHeader()
-	if h == nil {
-		return status.Error(codes.InvalidArgument, "the first message of a put stream must be its header")
-	}
-	req := store.PutRequest{ImageID: h.GetImageId(), Size: store.UnknownSize, Context: h.GetContext()}
-	if h.SizeBytes != nil {
-		if *h.SizeBytes < 0 {
-			return status.Errorf(codes.InvalidArgument, "negative size %d in put header", *h.SizeBytes)
-		}
-		req.Size = *h.SizeBytes
+	req, err := putRequest(first.GetHeader())
+	if err != nil {
+		return err
 	}
 	body := &putBody{stream: stream, ctx: ctx, max: s.chunkSize(), expect: req.Size}
 	res, err := s.b.Put(ctx, req, body)
@@ -177,6 +173,108 @@ func (s storeServer) Put(stream storev1.StoreService_PutServer) error {
 		SizeBytes:        res.Size,
 		LocationMetadata: res.Metadata,
 	})
+}
+
+// putRequest checks the header of a Put or LocalPut stream.
+func putRequest(h *storev1.PutHeader) (store.PutRequest, error) {
+	if h == nil {
+		return store.PutRequest{}, status.Error(codes.InvalidArgument, "the first message of a put stream must be its header")
+	}
+	req := store.PutRequest{ImageID: h.GetImageId(), Size: store.UnknownSize, Context: h.GetContext()}
+	if h.SizeBytes != nil {
+		if *h.SizeBytes < 0 {
+			return store.PutRequest{}, status.Errorf(codes.InvalidArgument, "negative size %d in put header", *h.SizeBytes)
+		}
+		req.Size = *h.SizeBytes
+	}
+	return req, nil
+}
+
+// LocalPut is Put through a file the host writes itself. The plugin side
+// stays in charge of everything that makes an object: it creates and holds
+// the temporary file, checks the size at the commit, and links the object
+// into place; the host only fills the file. Any ending of the stream other
+// than a commit aborts the upload, so a host that dies or gives up leaves
+// nothing behind.
+func (s storeServer) LocalPut(stream storev1.StoreService_LocalPutServer) error {
+	ctx := stream.Context()
+	lw, ok := s.b.(store.LocalWriter)
+	if !ok || !s.capabilities().LocalPut {
+		return statusErr(fmt.Errorf("%w: this store takes no local puts", store.ErrUnsupported))
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		if err == io.EOF {
+			return status.Error(codes.InvalidArgument, "local put stream ended before its header")
+		}
+		return err
+	}
+	req, err := putRequest(first.GetHeader())
+	if err != nil {
+		return err
+	}
+	lp, err := lw.BeginLocalPut(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		return statusErr(err)
+	}
+	settled := false
+	defer func() {
+		if !settled {
+			lp.Abort()
+		}
+	}()
+	path := lp.Path()
+	if !filepath.IsAbs(path) {
+		return status.Errorf(codes.Internal, "store returned a relative local put path %q", path)
+	}
+	if err := stream.Send(&storev1.LocalPutResponse{Msg: &storev1.LocalPutResponse_Ready{
+		Ready: &storev1.LocalPutReady{Path: path},
+	}}); err != nil {
+		return sendErr(ctx, err)
+	}
+	// The host is writing the file now; the next message is its commit,
+	// or the stream ends and the deferred Abort removes the file.
+	m, err := stream.Recv()
+	switch {
+	case err == io.EOF:
+		return statusErr(fmt.Errorf("%w: the local put stream ended without its commit", store.ErrAborted))
+	case err != nil:
+		if cerr := ctx.Err(); cerr != nil {
+			return status.FromContextError(cerr).Err()
+		}
+		return statusErr(fmt.Errorf("%w: receiving: %v", store.ErrAborted, err))
+	}
+	commit := m.GetCommit()
+	if commit == nil {
+		return status.Error(codes.InvalidArgument, "the second message of a local put stream must be its commit")
+	}
+	if commit.GetSizeBytes() < 0 {
+		return status.Errorf(codes.InvalidArgument, "negative size %d in local put commit", commit.GetSizeBytes())
+	}
+	settled = true // Commit cleans up after itself when it fails
+	res, err := lp.Commit(ctx, commit.GetSizeBytes())
+	if err != nil {
+		if ctx.Err() != nil {
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		return statusErr(err)
+	}
+	if err := stream.Send(&storev1.LocalPutResponse{Msg: &storev1.LocalPutResponse_Result{Result: &storev1.PutResponse{
+		Location:         res.Location,
+		SizeBytes:        res.Size,
+		LocationMetadata: res.Metadata,
+	}}}); err != nil {
+		// The host cannot learn the location, so it cannot record nor
+		// delete the object: undo it here.
+		if derr := s.b.Delete(context.WithoutCancel(ctx), res.Location); derr != nil {
+			s.logger.Error("delete after an unreported local put failed", "location", res.Location, "error", derr)
+		}
+		return sendErr(ctx, err)
+	}
+	return nil
 }
 
 func (s storeServer) Get(req *storev1.GetRequest, stream storev1.StoreService_GetServer) error {

@@ -41,6 +41,11 @@ type Config struct {
 	// that write leave it nil; it is not used when the store can write.
 	Preload func(t testing.TB, id string, size int64, data io.Reader) (location string)
 
+	// NoLocalPut makes the client of RunGRPC and RunBinary stream every Put
+	// over gRPC even when the store offers the LocalPut fast path, so that
+	// a store that offers it can be tested both ways.
+	NoLocalPut bool
+
 	// SettleTimeout is how long the suite waits for cleanup to become
 	// visible through the leftovers lister and Stat: a plugin process may
 	// still be removing temporary data when the host's call has returned,

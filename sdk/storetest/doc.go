@@ -18,7 +18,10 @@
 // built plugin binary (RunBinary). They cover the Backend contract as its
 // doc comments state it: round trips at chunk edges and large sizes, range
 // edges, duplicate image ids, aborted uploads (body error, bad checksum,
-// wrong size, cancelled context, deadline) leaving nothing behind, idempotent
+// wrong size, cancelled context, deadline) leaving nothing behind, the
+// LocalPut fast path (store.LocalWriter in process; through Client.Put over
+// gRPC, unless Config.NoLocalPut), a plugin binary killed with SIGKILL in the
+// middle of an upload and swept by the next process, idempotent
 // Delete, NotFound and invalid locations, concurrent use, hostile image ids,
 // and a final check through the Setup's leftovers lister that the backing
 // store is empty again once the suite deleted everything it made.

@@ -23,7 +23,7 @@ func Run(t *testing.T, cfg Config) {
 	if cfg.New == nil {
 		t.Fatal("storetest: Config.New is nil")
 	}
-	runSuite(t, cfg, func(testing.TB) store.Backend { return cfg.New() })
+	runSuite(t, cfg, func(testing.TB) store.Backend { return cfg.New() }, nil)
 }
 
 const (
@@ -35,7 +35,7 @@ const (
 // runSuite is the engine shared by Run, RunGRPC and RunBinary. open returns
 // an unconfigured Backend; runSuite configures it with cfg.Setup's JSON and
 // runs every case as a subtest.
-func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend) {
+func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend, k *killer) {
 	t.Helper()
 	if cfg.Setup == nil {
 		t.Fatal("storetest: Config.Setup is nil")
@@ -45,6 +45,7 @@ func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend) {
 		maxSize: cfg.MaxSize,
 		settle:  cfg.SettleTimeout,
 		preload: cfg.Preload,
+		killer:  k,
 		created: map[string]string{},
 	}
 	if s.chunk <= 0 {
@@ -93,6 +94,8 @@ func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend) {
 	t.Run("InvalidImageID", s.testInvalidImageID)
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("RefusedWrites", s.testRefusedWrites)
+	t.Run("LocalWriter", s.testLocalWriter)
+	t.Run("KilledMidPut", s.testKilledMidPut)
 	t.Run("Leftovers", s.testLeftovers)
 	if sd, ok := s.b.(store.Shutdowner); ok {
 		t.Run("Shutdown", func(t *testing.T) {
@@ -115,6 +118,7 @@ type suite struct {
 	maxSize   int64
 	settle    time.Duration
 	preload   func(t testing.TB, id string, size int64, data io.Reader) string
+	killer    *killer // RunBinary only
 
 	seed atomic.Uint64
 

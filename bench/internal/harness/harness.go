@@ -158,3 +158,65 @@ func (a *API) Stop() {
 	a.cmd.Process.Signal(os.Interrupt)
 	a.cmd.Wait()
 }
+
+// CPUSeconds returns the user+system CPU time pid has used so far, or 0
+// when it cannot be read. CPU time per byte moved stays meaningful on a
+// loaded machine, where MB/s does not.
+func CPUSeconds(pid int) float64 {
+	u, s := CPUSplit(pid)
+	return u + s
+}
+
+// CPUSplit returns the user and the system CPU time pid has used so far,
+// from /proc/<pid>/stat (utime and stime, in clock ticks of 1/100 s).
+func CPUSplit(pid int) (user, sys float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	// The command name (field 2) may hold spaces: count from after ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return ut / 100, st / 100 // USER_HZ is 100 on Linux
+}
+
+// CPUMark records the CPU time of a set of processes, to report what a
+// transfer cost each of them.
+type CPUMark struct {
+	names     []string
+	pids      []int
+	user, sys []float64
+}
+
+// MarkCPU starts counting the CPU time of the named processes.
+func MarkCPU(names []string, pids []int) CPUMark {
+	m := CPUMark{names: names, pids: pids}
+	for _, p := range pids {
+		u, s := CPUSplit(p)
+		m.user, m.sys = append(m.user, u), append(m.sys, s)
+	}
+	return m
+}
+
+// PerGiB reports each process's CPU seconds (user+system) since the mark
+// per GiB of n bytes moved.
+func (m CPUMark) PerGiB(n int64) string {
+	var parts []string
+	gib := float64(n) / (1 << 30)
+	for i, p := range m.pids {
+		u, s := CPUSplit(p)
+		u, s = (u-m.user[i])/gib, (s-m.sys[i])/gib
+		parts = append(parts, fmt.Sprintf("%s %.2f (%.2f+%.2f)", m.names[i], u+s, u, s))
+	}
+	return "\n      CPU s/GiB (user+sys): " + strings.Join(parts, ", ")
+}

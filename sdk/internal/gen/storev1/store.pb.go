@@ -40,6 +40,9 @@ const (
 	// Objects are complete, immutable files on the host's own disk: the host
 	// may read them directly (GetLocalFile) instead of streaming over gRPC.
 	Capability_CAPABILITY_LOCAL_FILE Capability = 7
+	// The host may write new objects itself into a file the plugin prepares
+	// on the host's own disk (LocalPut) instead of streaming them over gRPC.
+	Capability_CAPABILITY_LOCAL_PUT Capability = 8
 )
 
 // Enum value maps for Capability.
@@ -53,6 +56,7 @@ var (
 		5: "CAPABILITY_DELETE",
 		6: "CAPABILITY_CONCURRENT_SAFE",
 		7: "CAPABILITY_LOCAL_FILE",
+		8: "CAPABILITY_LOCAL_PUT",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":        0,
@@ -63,6 +67,7 @@ var (
 		"CAPABILITY_DELETE":             5,
 		"CAPABILITY_CONCURRENT_SAFE":    6,
 		"CAPABILITY_LOCAL_FILE":         7,
+		"CAPABILITY_LOCAL_PUT":          8,
 	}
 )
 
@@ -1780,6 +1785,267 @@ func (x *GetLocalFileResponse) GetSizeBytes() int64 {
 	return 0
 }
 
+type LocalPutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*LocalPutRequest_Header
+	//	*LocalPutRequest_Commit
+	Msg           isLocalPutRequest_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPutRequest) Reset() {
+	*x = LocalPutRequest{}
+	mi := &file_glance_store_v1_store_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPutRequest) ProtoMessage() {}
+
+func (x *LocalPutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_glance_store_v1_store_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPutRequest.ProtoReflect.Descriptor instead.
+func (*LocalPutRequest) Descriptor() ([]byte, []int) {
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *LocalPutRequest) GetMsg() isLocalPutRequest_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *LocalPutRequest) GetHeader() *PutHeader {
+	if x != nil {
+		if x, ok := x.Msg.(*LocalPutRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *LocalPutRequest) GetCommit() *LocalPutCommit {
+	if x != nil {
+		if x, ok := x.Msg.(*LocalPutRequest_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+type isLocalPutRequest_Msg interface {
+	isLocalPutRequest_Msg()
+}
+
+type LocalPutRequest_Header struct {
+	// Exactly once, first; as in Put.
+	Header *PutHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type LocalPutRequest_Commit struct {
+	// Exactly once, after the host wrote the file and closed it.
+	Commit *LocalPutCommit `protobuf:"bytes,2,opt,name=commit,proto3,oneof"`
+}
+
+func (*LocalPutRequest_Header) isLocalPutRequest_Msg() {}
+
+func (*LocalPutRequest_Commit) isLocalPutRequest_Msg() {}
+
+type LocalPutCommit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The number of bytes the host wrote; the plugin checks the file's size
+	// against it and against the header's size_bytes when that was given.
+	SizeBytes     int64 `protobuf:"varint,1,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPutCommit) Reset() {
+	*x = LocalPutCommit{}
+	mi := &file_glance_store_v1_store_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPutCommit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPutCommit) ProtoMessage() {}
+
+func (x *LocalPutCommit) ProtoReflect() protoreflect.Message {
+	mi := &file_glance_store_v1_store_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPutCommit.ProtoReflect.Descriptor instead.
+func (*LocalPutCommit) Descriptor() ([]byte, []int) {
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *LocalPutCommit) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+type LocalPutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*LocalPutResponse_Ready
+	//	*LocalPutResponse_Result
+	Msg           isLocalPutResponse_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPutResponse) Reset() {
+	*x = LocalPutResponse{}
+	mi := &file_glance_store_v1_store_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPutResponse) ProtoMessage() {}
+
+func (x *LocalPutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_glance_store_v1_store_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPutResponse.ProtoReflect.Descriptor instead.
+func (*LocalPutResponse) Descriptor() ([]byte, []int) {
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *LocalPutResponse) GetMsg() isLocalPutResponse_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *LocalPutResponse) GetReady() *LocalPutReady {
+	if x != nil {
+		if x, ok := x.Msg.(*LocalPutResponse_Ready); ok {
+			return x.Ready
+		}
+	}
+	return nil
+}
+
+func (x *LocalPutResponse) GetResult() *PutResponse {
+	if x != nil {
+		if x, ok := x.Msg.(*LocalPutResponse_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
+type isLocalPutResponse_Msg interface {
+	isLocalPutResponse_Msg()
+}
+
+type LocalPutResponse_Ready struct {
+	// Answers the header.
+	Ready *LocalPutReady `protobuf:"bytes,1,opt,name=ready,proto3,oneof"`
+}
+
+type LocalPutResponse_Result struct {
+	// Answers the commit.
+	Result *PutResponse `protobuf:"bytes,2,opt,name=result,proto3,oneof"`
+}
+
+func (*LocalPutResponse_Ready) isLocalPutResponse_Msg() {}
+
+func (*LocalPutResponse_Result) isLocalPutResponse_Msg() {}
+
+type LocalPutReady struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute path of an empty regular file, owned by the plugin's user,
+	// that the host writes the object into from offset 0. It is the
+	// plugin's temporary file: it never becomes visible under this path.
+	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPutReady) Reset() {
+	*x = LocalPutReady{}
+	mi := &file_glance_store_v1_store_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPutReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPutReady) ProtoMessage() {}
+
+func (x *LocalPutReady) ProtoReflect() protoreflect.Message {
+	mi := &file_glance_store_v1_store_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPutReady.ProtoReflect.Descriptor instead.
+func (*LocalPutReady) Descriptor() ([]byte, []int) {
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *LocalPutReady) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 type ShutdownRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1788,7 +2054,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_glance_store_v1_store_proto_msgTypes[27]
+	mi := &file_glance_store_v1_store_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +2066,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_glance_store_v1_store_proto_msgTypes[27]
+	mi := &file_glance_store_v1_store_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2079,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{27}
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{31}
 }
 
 type ShutdownResponse struct {
@@ -1824,7 +2090,7 @@ type ShutdownResponse struct {
 
 func (x *ShutdownResponse) Reset() {
 	*x = ShutdownResponse{}
-	mi := &file_glance_store_v1_store_proto_msgTypes[28]
+	mi := &file_glance_store_v1_store_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +2102,7 @@ func (x *ShutdownResponse) String() string {
 func (*ShutdownResponse) ProtoMessage() {}
 
 func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_glance_store_v1_store_proto_msgTypes[28]
+	mi := &file_glance_store_v1_store_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2115,7 @@ func (x *ShutdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownResponse.ProtoReflect.Descriptor instead.
 func (*ShutdownResponse) Descriptor() ([]byte, []int) {
-	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{28}
+	return file_glance_store_v1_store_proto_rawDescGZIP(), []int{32}
 }
 
 var File_glance_store_v1_store_proto protoreflect.FileDescriptor
@@ -1971,9 +2237,22 @@ const file_glance_store_v1_store_proto_rawDesc = "" +
 	"\x14GetLocalFileResponse\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x02 \x01(\x03R\tsizeBytes\"\x11\n" +
+	"size_bytes\x18\x02 \x01(\x03R\tsizeBytes\"\x89\x01\n" +
+	"\x0fLocalPutRequest\x124\n" +
+	"\x06header\x18\x01 \x01(\v2\x1a.glance.store.v1.PutHeaderH\x00R\x06header\x129\n" +
+	"\x06commit\x18\x02 \x01(\v2\x1f.glance.store.v1.LocalPutCommitH\x00R\x06commitB\x05\n" +
+	"\x03msg\"/\n" +
+	"\x0eLocalPutCommit\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x01 \x01(\x03R\tsizeBytes\"\x89\x01\n" +
+	"\x10LocalPutResponse\x126\n" +
+	"\x05ready\x18\x01 \x01(\v2\x1e.glance.store.v1.LocalPutReadyH\x00R\x05ready\x126\n" +
+	"\x06result\x18\x02 \x01(\v2\x1c.glance.store.v1.PutResponseH\x00R\x06resultB\x05\n" +
+	"\x03msg\"#\n" +
+	"\rLocalPutReady\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"\x11\n" +
 	"\x0fShutdownRequest\"\x12\n" +
-	"\x10ShutdownResponse*\xe3\x01\n" +
+	"\x10ShutdownResponse*\xfd\x01\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x13\n" +
@@ -1983,7 +2262,8 @@ const file_glance_store_v1_store_proto_rawDesc = "" +
 	"\x1dCAPABILITY_WRITE_UNKNOWN_SIZE\x10\x04\x12\x15\n" +
 	"\x11CAPABILITY_DELETE\x10\x05\x12\x1e\n" +
 	"\x1aCAPABILITY_CONCURRENT_SAFE\x10\x06\x12\x19\n" +
-	"\x15CAPABILITY_LOCAL_FILE\x10\a*\xe0\x01\n" +
+	"\x15CAPABILITY_LOCAL_FILE\x10\a\x12\x18\n" +
+	"\x14CAPABILITY_LOCAL_PUT\x10\b*\xe0\x01\n" +
 	"\rAttributeType\x12\x1e\n" +
 	"\x1aATTRIBUTE_TYPE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ATTRIBUTE_TYPE_STRING\x10\x01\x12\x19\n" +
@@ -2002,7 +2282,7 @@ const file_glance_store_v1_store_proto_rawDesc = "" +
 	"\x0fIdentityService\x12^\n" +
 	"\rGetPluginInfo\x12%.glance.store.v1.GetPluginInfoRequest\x1a&.glance.store.v1.GetPluginInfoResponse\x12d\n" +
 	"\x0fGetCapabilities\x12'.glance.store.v1.GetCapabilitiesRequest\x1a(.glance.store.v1.GetCapabilitiesResponse\x12F\n" +
-	"\x05Probe\x12\x1d.glance.store.v1.ProbeRequest\x1a\x1e.glance.store.v1.ProbeResponse2\x8b\x05\n" +
+	"\x05Probe\x12\x1d.glance.store.v1.ProbeRequest\x1a\x1e.glance.store.v1.ProbeResponse2\xe0\x05\n" +
 	"\fStoreService\x12a\n" +
 	"\x0eValidateConfig\x12&.glance.store.v1.ValidateConfigRequest\x1a'.glance.store.v1.ValidateConfigResponse\x12R\n" +
 	"\tConfigure\x12!.glance.store.v1.ConfigureRequest\x1a\".glance.store.v1.ConfigureResponse\x12B\n" +
@@ -2010,7 +2290,8 @@ const file_glance_store_v1_store_proto_rawDesc = "" +
 	"\x03Get\x12\x1b.glance.store.v1.GetRequest\x1a\x1c.glance.store.v1.GetResponse0\x01\x12C\n" +
 	"\x04Stat\x12\x1c.glance.store.v1.StatRequest\x1a\x1d.glance.store.v1.StatResponse\x12I\n" +
 	"\x06Delete\x12\x1e.glance.store.v1.DeleteRequest\x1a\x1f.glance.store.v1.DeleteResponse\x12[\n" +
-	"\fGetLocalFile\x12$.glance.store.v1.GetLocalFileRequest\x1a%.glance.store.v1.GetLocalFileResponse\x12O\n" +
+	"\fGetLocalFile\x12$.glance.store.v1.GetLocalFileRequest\x1a%.glance.store.v1.GetLocalFileResponse\x12S\n" +
+	"\bLocalPut\x12 .glance.store.v1.LocalPutRequest\x1a!.glance.store.v1.LocalPutResponse(\x010\x01\x12O\n" +
 	"\bShutdown\x12 .glance.store.v1.ShutdownRequest\x1a!.glance.store.v1.ShutdownResponseB>Z<github.com/glance-go/glance/sdk/internal/gen/storev1;storev1b\x06proto3"
 
 var (
@@ -2026,7 +2307,7 @@ func file_glance_store_v1_store_proto_rawDescGZIP() []byte {
 }
 
 var file_glance_store_v1_store_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_glance_store_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_glance_store_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_glance_store_v1_store_proto_goTypes = []any{
 	(Capability)(0),                 // 0: glance.store.v1.Capability
 	(AttributeType)(0),              // 1: glance.store.v1.AttributeType
@@ -2059,12 +2340,16 @@ var file_glance_store_v1_store_proto_goTypes = []any{
 	(*DeleteResponse)(nil),          // 28: glance.store.v1.DeleteResponse
 	(*GetLocalFileRequest)(nil),     // 29: glance.store.v1.GetLocalFileRequest
 	(*GetLocalFileResponse)(nil),    // 30: glance.store.v1.GetLocalFileResponse
-	(*ShutdownRequest)(nil),         // 31: glance.store.v1.ShutdownRequest
-	(*ShutdownResponse)(nil),        // 32: glance.store.v1.ShutdownResponse
-	nil,                             // 33: glance.store.v1.PutHeader.ContextEntry
-	nil,                             // 34: glance.store.v1.PutResponse.LocationMetadataEntry
-	nil,                             // 35: glance.store.v1.GetHeader.MetadataEntry
-	nil,                             // 36: glance.store.v1.StatResponse.MetadataEntry
+	(*LocalPutRequest)(nil),         // 31: glance.store.v1.LocalPutRequest
+	(*LocalPutCommit)(nil),          // 32: glance.store.v1.LocalPutCommit
+	(*LocalPutResponse)(nil),        // 33: glance.store.v1.LocalPutResponse
+	(*LocalPutReady)(nil),           // 34: glance.store.v1.LocalPutReady
+	(*ShutdownRequest)(nil),         // 35: glance.store.v1.ShutdownRequest
+	(*ShutdownResponse)(nil),        // 36: glance.store.v1.ShutdownResponse
+	nil,                             // 37: glance.store.v1.PutHeader.ContextEntry
+	nil,                             // 38: glance.store.v1.PutResponse.LocationMetadataEntry
+	nil,                             // 39: glance.store.v1.GetHeader.MetadataEntry
+	nil,                             // 40: glance.store.v1.StatResponse.MetadataEntry
 }
 var file_glance_store_v1_store_proto_depIdxs = []int32{
 	10, // 0: glance.store.v1.GetPluginInfoResponse.config_schema:type_name -> glance.store.v1.ConfigSchema
@@ -2077,40 +2362,46 @@ var file_glance_store_v1_store_proto_depIdxs = []int32{
 	0,  // 7: glance.store.v1.ConfigureResponse.capabilities:type_name -> glance.store.v1.Capability
 	18, // 8: glance.store.v1.PutRequest.header:type_name -> glance.store.v1.PutHeader
 	20, // 9: glance.store.v1.PutRequest.trailer:type_name -> glance.store.v1.PutTrailer
-	33, // 10: glance.store.v1.PutHeader.context:type_name -> glance.store.v1.PutHeader.ContextEntry
+	37, // 10: glance.store.v1.PutHeader.context:type_name -> glance.store.v1.PutHeader.ContextEntry
 	3,  // 11: glance.store.v1.Checksum.algorithm:type_name -> glance.store.v1.ChecksumAlgorithm
 	19, // 12: glance.store.v1.PutTrailer.checksum:type_name -> glance.store.v1.Checksum
-	34, // 13: glance.store.v1.PutResponse.location_metadata:type_name -> glance.store.v1.PutResponse.LocationMetadataEntry
+	38, // 13: glance.store.v1.PutResponse.location_metadata:type_name -> glance.store.v1.PutResponse.LocationMetadataEntry
 	24, // 14: glance.store.v1.GetResponse.header:type_name -> glance.store.v1.GetHeader
-	35, // 15: glance.store.v1.GetHeader.metadata:type_name -> glance.store.v1.GetHeader.MetadataEntry
-	36, // 16: glance.store.v1.StatResponse.metadata:type_name -> glance.store.v1.StatResponse.MetadataEntry
-	4,  // 17: glance.store.v1.IdentityService.GetPluginInfo:input_type -> glance.store.v1.GetPluginInfoRequest
-	6,  // 18: glance.store.v1.IdentityService.GetCapabilities:input_type -> glance.store.v1.GetCapabilitiesRequest
-	8,  // 19: glance.store.v1.IdentityService.Probe:input_type -> glance.store.v1.ProbeRequest
-	13, // 20: glance.store.v1.StoreService.ValidateConfig:input_type -> glance.store.v1.ValidateConfigRequest
-	15, // 21: glance.store.v1.StoreService.Configure:input_type -> glance.store.v1.ConfigureRequest
-	17, // 22: glance.store.v1.StoreService.Put:input_type -> glance.store.v1.PutRequest
-	22, // 23: glance.store.v1.StoreService.Get:input_type -> glance.store.v1.GetRequest
-	25, // 24: glance.store.v1.StoreService.Stat:input_type -> glance.store.v1.StatRequest
-	27, // 25: glance.store.v1.StoreService.Delete:input_type -> glance.store.v1.DeleteRequest
-	29, // 26: glance.store.v1.StoreService.GetLocalFile:input_type -> glance.store.v1.GetLocalFileRequest
-	31, // 27: glance.store.v1.StoreService.Shutdown:input_type -> glance.store.v1.ShutdownRequest
-	5,  // 28: glance.store.v1.IdentityService.GetPluginInfo:output_type -> glance.store.v1.GetPluginInfoResponse
-	7,  // 29: glance.store.v1.IdentityService.GetCapabilities:output_type -> glance.store.v1.GetCapabilitiesResponse
-	9,  // 30: glance.store.v1.IdentityService.Probe:output_type -> glance.store.v1.ProbeResponse
-	14, // 31: glance.store.v1.StoreService.ValidateConfig:output_type -> glance.store.v1.ValidateConfigResponse
-	16, // 32: glance.store.v1.StoreService.Configure:output_type -> glance.store.v1.ConfigureResponse
-	21, // 33: glance.store.v1.StoreService.Put:output_type -> glance.store.v1.PutResponse
-	23, // 34: glance.store.v1.StoreService.Get:output_type -> glance.store.v1.GetResponse
-	26, // 35: glance.store.v1.StoreService.Stat:output_type -> glance.store.v1.StatResponse
-	28, // 36: glance.store.v1.StoreService.Delete:output_type -> glance.store.v1.DeleteResponse
-	30, // 37: glance.store.v1.StoreService.GetLocalFile:output_type -> glance.store.v1.GetLocalFileResponse
-	32, // 38: glance.store.v1.StoreService.Shutdown:output_type -> glance.store.v1.ShutdownResponse
-	28, // [28:39] is the sub-list for method output_type
-	17, // [17:28] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	39, // 15: glance.store.v1.GetHeader.metadata:type_name -> glance.store.v1.GetHeader.MetadataEntry
+	40, // 16: glance.store.v1.StatResponse.metadata:type_name -> glance.store.v1.StatResponse.MetadataEntry
+	18, // 17: glance.store.v1.LocalPutRequest.header:type_name -> glance.store.v1.PutHeader
+	32, // 18: glance.store.v1.LocalPutRequest.commit:type_name -> glance.store.v1.LocalPutCommit
+	34, // 19: glance.store.v1.LocalPutResponse.ready:type_name -> glance.store.v1.LocalPutReady
+	21, // 20: glance.store.v1.LocalPutResponse.result:type_name -> glance.store.v1.PutResponse
+	4,  // 21: glance.store.v1.IdentityService.GetPluginInfo:input_type -> glance.store.v1.GetPluginInfoRequest
+	6,  // 22: glance.store.v1.IdentityService.GetCapabilities:input_type -> glance.store.v1.GetCapabilitiesRequest
+	8,  // 23: glance.store.v1.IdentityService.Probe:input_type -> glance.store.v1.ProbeRequest
+	13, // 24: glance.store.v1.StoreService.ValidateConfig:input_type -> glance.store.v1.ValidateConfigRequest
+	15, // 25: glance.store.v1.StoreService.Configure:input_type -> glance.store.v1.ConfigureRequest
+	17, // 26: glance.store.v1.StoreService.Put:input_type -> glance.store.v1.PutRequest
+	22, // 27: glance.store.v1.StoreService.Get:input_type -> glance.store.v1.GetRequest
+	25, // 28: glance.store.v1.StoreService.Stat:input_type -> glance.store.v1.StatRequest
+	27, // 29: glance.store.v1.StoreService.Delete:input_type -> glance.store.v1.DeleteRequest
+	29, // 30: glance.store.v1.StoreService.GetLocalFile:input_type -> glance.store.v1.GetLocalFileRequest
+	31, // 31: glance.store.v1.StoreService.LocalPut:input_type -> glance.store.v1.LocalPutRequest
+	35, // 32: glance.store.v1.StoreService.Shutdown:input_type -> glance.store.v1.ShutdownRequest
+	5,  // 33: glance.store.v1.IdentityService.GetPluginInfo:output_type -> glance.store.v1.GetPluginInfoResponse
+	7,  // 34: glance.store.v1.IdentityService.GetCapabilities:output_type -> glance.store.v1.GetCapabilitiesResponse
+	9,  // 35: glance.store.v1.IdentityService.Probe:output_type -> glance.store.v1.ProbeResponse
+	14, // 36: glance.store.v1.StoreService.ValidateConfig:output_type -> glance.store.v1.ValidateConfigResponse
+	16, // 37: glance.store.v1.StoreService.Configure:output_type -> glance.store.v1.ConfigureResponse
+	21, // 38: glance.store.v1.StoreService.Put:output_type -> glance.store.v1.PutResponse
+	23, // 39: glance.store.v1.StoreService.Get:output_type -> glance.store.v1.GetResponse
+	26, // 40: glance.store.v1.StoreService.Stat:output_type -> glance.store.v1.StatResponse
+	28, // 41: glance.store.v1.StoreService.Delete:output_type -> glance.store.v1.DeleteResponse
+	30, // 42: glance.store.v1.StoreService.GetLocalFile:output_type -> glance.store.v1.GetLocalFileResponse
+	33, // 43: glance.store.v1.StoreService.LocalPut:output_type -> glance.store.v1.LocalPutResponse
+	36, // 44: glance.store.v1.StoreService.Shutdown:output_type -> glance.store.v1.ShutdownResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_glance_store_v1_store_proto_init() }
@@ -2129,13 +2420,21 @@ func file_glance_store_v1_store_proto_init() {
 		(*GetResponse_Header)(nil),
 		(*GetResponse_Chunk)(nil),
 	}
+	file_glance_store_v1_store_proto_msgTypes[27].OneofWrappers = []any{
+		(*LocalPutRequest_Header)(nil),
+		(*LocalPutRequest_Commit)(nil),
+	}
+	file_glance_store_v1_store_proto_msgTypes[29].OneofWrappers = []any{
+		(*LocalPutResponse_Ready)(nil),
+		(*LocalPutResponse_Result)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_glance_store_v1_store_proto_rawDesc), len(file_glance_store_v1_store_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

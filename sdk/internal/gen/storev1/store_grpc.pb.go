@@ -218,6 +218,7 @@ const (
 	StoreService_Stat_FullMethodName           = "/glance.store.v1.StoreService/Stat"
 	StoreService_Delete_FullMethodName         = "/glance.store.v1.StoreService/Delete"
 	StoreService_GetLocalFile_FullMethodName   = "/glance.store.v1.StoreService/GetLocalFile"
+	StoreService_LocalPut_FullMethodName       = "/glance.store.v1.StoreService/LocalPut"
 	StoreService_Shutdown_FullMethodName       = "/glance.store.v1.StoreService/Shutdown"
 )
 
@@ -241,6 +242,15 @@ type StoreServiceClient interface {
 	// GetLocalFile returns the path of an object's file on the host's own
 	// disk, for stores with CAPABILITY_LOCAL_FILE; UNIMPLEMENTED otherwise.
 	GetLocalFile(ctx context.Context, in *GetLocalFileRequest, opts ...grpc.CallOption) (*GetLocalFileResponse, error)
+	// LocalPut stores an object through a file on the host's own disk, for
+	// stores with CAPABILITY_LOCAL_PUT; UNIMPLEMENTED otherwise. The host
+	// sends a header; the plugin answers ready with the path of an empty
+	// temporary file it created and holds; the host writes the object into
+	// that file itself, then sends commit; the plugin checks the size, makes
+	// the object durable and visible as Put does, and answers its result.
+	// A stream that ends (or is cancelled) without its commit is an abort
+	// and leaves nothing behind, as with Put.
+	LocalPut(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LocalPutRequest, LocalPutResponse], error)
 	// Shutdown asks the plugin to release its resources; the host calls it
 	// after draining in-flight calls, before stopping the process.
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error)
@@ -336,6 +346,19 @@ func (c *storeServiceClient) GetLocalFile(ctx context.Context, in *GetLocalFileR
 	return out, nil
 }
 
+func (c *storeServiceClient) LocalPut(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LocalPutRequest, LocalPutResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &StoreService_ServiceDesc.Streams[2], StoreService_LocalPut_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LocalPutRequest, LocalPutResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StoreService_LocalPutClient = grpc.BidiStreamingClient[LocalPutRequest, LocalPutResponse]
+
 func (c *storeServiceClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ShutdownResponse)
@@ -366,6 +389,15 @@ type StoreServiceServer interface {
 	// GetLocalFile returns the path of an object's file on the host's own
 	// disk, for stores with CAPABILITY_LOCAL_FILE; UNIMPLEMENTED otherwise.
 	GetLocalFile(context.Context, *GetLocalFileRequest) (*GetLocalFileResponse, error)
+	// LocalPut stores an object through a file on the host's own disk, for
+	// stores with CAPABILITY_LOCAL_PUT; UNIMPLEMENTED otherwise. The host
+	// sends a header; the plugin answers ready with the path of an empty
+	// temporary file it created and holds; the host writes the object into
+	// that file itself, then sends commit; the plugin checks the size, makes
+	// the object durable and visible as Put does, and answers its result.
+	// A stream that ends (or is cancelled) without its commit is an abort
+	// and leaves nothing behind, as with Put.
+	LocalPut(grpc.BidiStreamingServer[LocalPutRequest, LocalPutResponse]) error
 	// Shutdown asks the plugin to release its resources; the host calls it
 	// after draining in-flight calls, before stopping the process.
 	Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error)
@@ -399,6 +431,9 @@ func (UnimplementedStoreServiceServer) Delete(context.Context, *DeleteRequest) (
 }
 func (UnimplementedStoreServiceServer) GetLocalFile(context.Context, *GetLocalFileRequest) (*GetLocalFileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLocalFile not implemented")
+}
+func (UnimplementedStoreServiceServer) LocalPut(grpc.BidiStreamingServer[LocalPutRequest, LocalPutResponse]) error {
+	return status.Error(codes.Unimplemented, "method LocalPut not implemented")
 }
 func (UnimplementedStoreServiceServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Shutdown not implemented")
@@ -532,6 +567,13 @@ func _StoreService_GetLocalFile_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoreService_LocalPut_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StoreServiceServer).LocalPut(&grpc.GenericServerStream[LocalPutRequest, LocalPutResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type StoreService_LocalPutServer = grpc.BidiStreamingServer[LocalPutRequest, LocalPutResponse]
+
 func _StoreService_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ShutdownRequest)
 	if err := dec(in); err != nil {
@@ -592,6 +634,12 @@ var StoreService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Get",
 			Handler:       _StoreService_Get_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "LocalPut",
+			Handler:       _StoreService_LocalPut_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "glance/store/v1/store.proto",
