@@ -72,12 +72,6 @@ type RegistryConfig struct {
 	DSN    string
 }
 
-// AuthConfig is the auth {} block.
-type AuthConfig struct {
-	Mode          string // noauth, keystone or tokens
-	AllowInsecure bool
-}
-
 // ImagesConfig is the images {} block.
 type ImagesConfig struct {
 	SizeCap      int64 // bytes, default DefaultImageSizeCap
@@ -300,24 +294,6 @@ func (c *Config) decodeRegistry(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnos
 		if !d.HasErrors() && c.Registry.DSN == "" {
 			diags = append(diags, attrError(a, "Invalid dsn", "dsn must not be empty."))
 		}
-	}
-	return diags
-}
-
-func (c *Config) decodeAuth(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
-	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "mode"}, {Name: "allow_insecure"},
-	}})
-	if a := content.Attributes["mode"]; a != nil {
-		d := decodeString(a, ctx, &c.Auth.Mode)
-		diags = append(diags, d...)
-		if !d.HasErrors() && !oneOf(c.Auth.Mode, AuthModes) {
-			diags = append(diags, attrError(a, "Invalid auth mode",
-				fmt.Sprintf("mode must be one of %s; got %q.", quoteList(AuthModes), c.Auth.Mode)))
-		}
-	}
-	if a := content.Attributes["allow_insecure"]; a != nil {
-		diags = append(diags, decodeValue(a, ctx, cty.Bool, &c.Auth.AllowInsecure)...)
 	}
 	return diags
 }

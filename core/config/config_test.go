@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -36,8 +37,12 @@ func TestLoadGood(t *testing.T) {
 	if c.Registry != (RegistryConfig{Driver: "postgres", DSN: "postgres://db/glance"}) {
 		t.Errorf("Registry = %+v", c.Registry)
 	}
-	if c.Auth != (AuthConfig{Mode: "keystone", AllowInsecure: true}) {
+	if c.Auth.Mode != "keystone" || !c.Auth.AllowInsecure || c.Auth.Keystone == nil || len(c.Auth.Tokens) != 0 {
 		t.Errorf("Auth = %+v", c.Auth)
+	} else if k := *c.Auth.Keystone; k.AuthURL != "http://keystone.example.com:5000/v3" || k.WWWAuthenticateURI != "http://keystone.example.com:5000" ||
+		k.Username != "glance" || k.Password == "" || k.ProjectName != "service" || k.UserDomainName != "Default" ||
+		k.ProjectDomainName != "Default" || k.CacheTTL != time.Minute || k.CacheSize != 10000 || k.Timeout != 5*time.Second {
+		t.Errorf("Auth.Keystone = %s %+v", k, k.DeclRange)
 	}
 	if c.Images != (ImagesConfig{SizeCap: 1 << 30, CacheControl: "no-cache"}) {
 		t.Errorf("Images = %+v", c.Images)
@@ -56,7 +61,7 @@ func TestLoadGood(t *testing.T) {
 	if c.DefaultStore() != s3 || c.Store("local") != local || c.Store("nope") != nil {
 		t.Error("DefaultStore/Store lookups wrong")
 	}
-	if s3.DeclRange.Start.Line != 30 || s3.ConfigRange.Start.Line != 34 {
+	if s3.DeclRange.Start.Line != 37 || s3.ConfigRange.Start.Line != 41 {
 		t.Errorf("s3 ranges: decl %v config %v", s3.DeclRange, s3.ConfigRange)
 	}
 }
@@ -72,7 +77,7 @@ func TestParseDefaults(t *testing.T) {
 	if c.Registry != (RegistryConfig{Driver: "sqlite", DSN: "data/glance.db"}) {
 		t.Errorf("Registry = %+v", c.Registry)
 	}
-	if c.Auth != (AuthConfig{Mode: "noauth"}) {
+	if c.Auth.Mode != "noauth" || c.Auth.AllowInsecure || c.Auth.Tokens != nil || c.Auth.Keystone != nil {
 		t.Errorf("Auth = %+v", c.Auth)
 	}
 	if c.Images != (ImagesConfig{SizeCap: 1099511627776}) {

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/glance-go/glance/core/api"
+	"github.com/glance-go/glance/core/auth"
 	"github.com/glance-go/glance/core/config"
 	"github.com/glance-go/glance/core/image"
 	"github.com/glance-go/glance/core/registry"
@@ -163,7 +164,8 @@ func serve(path string, stderr io.Writer) int {
 		return 1
 	}
 	cfg := l.cfg
-	if err := checkAuth(cfg, logger); err != nil {
+	authn, err := newAuth(ctx, cfg, logger)
+	if err != nil {
 		logger.Error(err.Error())
 		return 1
 	}
@@ -182,7 +184,7 @@ func serve(path string, stderr io.Writer) int {
 	}
 	defer host.Close(context.Background())
 
-	handler := api.New(api.Options{
+	opts := api.Options{
 		Registry:       db,
 		Stores:         host,
 		Logger:         logger.Named("api"),
@@ -197,7 +199,11 @@ func serve(path string, stderr io.Writer) int {
 		ShowImageDirectURL:    cfg.Images.ShowImageDirectURL,
 		LocationQuota:         cfg.Images.LocationQuota,
 		StorageQuota:          cfg.Images.UserStorageQuota,
-	})
+	}
+	if authn != nil {
+		opts.Authenticate, opts.AuthChallenge = authn.Authenticate, authn.Challenge()
+	}
+	handler := api.New(opts)
 	ln, err := net.Listen("tcp", cfg.API.Bind)
 	if err != nil {
 		logger.Error("listen", "error", err)
@@ -223,23 +229,49 @@ func serve(path string, stderr io.Writer) int {
 	return 0
 }
 
-// checkAuth refuses what is not safe: noauth makes every caller an admin, so
-// it serves loopback only unless the operator insists.
-func checkAuth(cfg *config.Config, logger hclog.Logger) error {
+// newAuth returns the authenticator of the auth {} block (nil for noauth),
+// refusing what is not safe: noauth makes every caller an admin, so it
+// serves loopback only unless the operator insists.
+func newAuth(ctx context.Context, cfg *config.Config, logger hclog.Logger) (auth.Authenticator, error) {
 	switch cfg.Auth.Mode {
 	case "noauth":
 		host, _, err := net.SplitHostPort(cfg.API.Bind)
 		if err != nil {
-			return fmt.Errorf("api.bind %q: %w", cfg.API.Bind, err)
+			return nil, fmt.Errorf("api.bind %q: %w", cfg.API.Bind, err)
 		}
 		ip := net.ParseIP(host)
 		loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
 		if !loopback && !cfg.Auth.AllowInsecure {
-			return fmt.Errorf("auth mode noauth makes every caller an admin: refusing to bind %s (not loopback) without auth { allow_insecure = true }", cfg.API.Bind)
+			return nil, fmt.Errorf("auth mode noauth makes every caller an admin: refusing to bind %s (not loopback) without auth { allow_insecure = true }", cfg.API.Bind)
 		}
 		logger.Warn("auth mode is noauth: every caller is an admin (development only)")
-		return nil
-	default:
-		return fmt.Errorf("auth mode %q is not available in this build yet; use noauth on loopback", cfg.Auth.Mode)
+		return nil, nil
+	case "tokens":
+		a, err := auth.New(ctx, cfg.Auth, logger.Named("auth"))
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("auth mode is tokens", "tokens", len(cfg.Auth.Tokens))
+		return a, nil
+	case "keystone":
+		a, err := auth.New(ctx, cfg.Auth, logger.Named("auth"))
+		if err != nil {
+			return nil, err
+		}
+		k := cfg.Auth.Keystone
+		// Keystone may come up after glance-api: a failure here is
+		// reported, and requests get 503 until it answers.
+		if ks, ok := a.(*auth.Keystone); ok {
+			cctx, cancel := context.WithTimeout(ctx, k.Timeout)
+			err := ks.Check(cctx)
+			cancel()
+			if err != nil {
+				logger.Warn("keystone is not usable yet; requests get 503 until it is", "auth_url", k.AuthURL, "error", err)
+			}
+		}
+		logger.Info("auth mode is keystone", "auth_url", k.AuthURL, "username", k.Username, "project_name", k.ProjectName,
+			"cache_ttl", k.CacheTTL.String(), "cache_size", k.CacheSize)
+		return a, nil
 	}
+	return nil, fmt.Errorf("unknown auth mode %q", cfg.Auth.Mode)
 }

@@ -13,6 +13,13 @@ registry {
 auth {
   mode           = "keystone"
   allow_insecure = true
+  keystone {
+    auth_url     = "http://keystone.example.com:5000/v3/"
+    username     = "glance"
+    password     = file("secret.txt")
+    project_name = "service"
+    cache_ttl    = "1m"
+  }
 }
 
 images {
