@@ -81,12 +81,13 @@ type ImagesConfig struct {
 	// URLs reveal the store layout).
 	ShowMultipleLocations bool
 	ShowImageDirectURL    bool
-	// Quotas as Glance's image_property_quota, image_tag_quota and
-	// image_location_quota: 0 takes Glance's default (128, 128, 10), -1
-	// means unlimited.
+	// Quotas as Glance's image_property_quota, image_tag_quota,
+	// image_location_quota and image_member_quota: 0 takes Glance's
+	// default (128, 128, 10, 128), -1 means unlimited.
 	PropertyQuota int
 	TagQuota      int
 	LocationQuota int
+	MemberQuota   int
 	// UserStorageQuota is the most bytes of image data one project may
 	// hold (Glance's user_storage_quota); 0 means no quota.
 	UserStorageQuota int64
@@ -303,7 +304,7 @@ func (c *Config) decodeImages(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnosti
 		{Name: "size_cap"}, {Name: "cache_control"},
 		{Name: "show_multiple_locations"}, {Name: "show_image_direct_url"},
 		{Name: "property_quota"}, {Name: "tag_quota"}, {Name: "location_quota"},
-		{Name: "user_storage_quota"},
+		{Name: "member_quota"}, {Name: "user_storage_quota"},
 	}})
 	if a := content.Attributes["size_cap"]; a != nil {
 		d := decodeValue(a, ctx, cty.Number, &c.Images.SizeCap)
@@ -327,6 +328,7 @@ func (c *Config) decodeImages(body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnosti
 		"property_quota": &c.Images.PropertyQuota,
 		"tag_quota":      &c.Images.TagQuota,
 		"location_quota": &c.Images.LocationQuota,
+		"member_quota":   &c.Images.MemberQuota,
 	} {
 		if a := content.Attributes[name]; a != nil {
 			d := decodeValue(a, ctx, cty.Number, dst)

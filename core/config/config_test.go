@@ -294,12 +294,13 @@ func TestImagesBlock(t *testing.T) {
 		`  property_quota          = 64`,
 		`  tag_quota               = -1`,
 		`  location_quota          = 3`,
+		`  member_quota            = 5`,
 		`  user_storage_quota      = 1073741824`,
 		`}`,
 		`store "only" {`, `  plugin = "filesystem"`, `}`))
 	want := ImagesConfig{
 		SizeCap: DefaultImageSizeCap, ShowMultipleLocations: true, ShowImageDirectURL: true,
-		PropertyQuota: 64, TagQuota: -1, LocationQuota: 3, UserStorageQuota: 1 << 30,
+		PropertyQuota: 64, TagQuota: -1, LocationQuota: 3, MemberQuota: 5, UserStorageQuota: 1 << 30,
 	}
 	if c.Images != want {
 		t.Errorf("Images = %+v, want %+v", c.Images, want)

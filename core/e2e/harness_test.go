@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -51,6 +52,7 @@ type server struct {
 	DataDir string
 	log     *bytes.Buffer
 	exited  chan struct{}
+	stopped sync.Once
 }
 
 // freeAddr returns a loopback address that was free a moment ago.
@@ -75,6 +77,8 @@ type Options struct {
 	Extra string
 	// Env is added to glance-api's environment (for env() in the config).
 	Env []string
+	// Auth is the HCL of the auth block; "" means noauth.
+	Auth string
 }
 
 // filesystemStore is the default store block, rooted at dir/images.
@@ -98,7 +102,10 @@ func writeConfig(t *testing.T, dir, addr string, o Options) string {
 	if o.Registry == "" {
 		o.Registry = fmt.Sprintf("registry {\n  driver = \"sqlite\"\n  dsn    = %q\n}\n", filepath.Join(dir, "glance.db"))
 	}
-	cfg := fmt.Sprintf("plugin_dir = %q\napi { bind = %q }\n%sauth { mode = \"noauth\" }\n%s%s", binDir, addr, o.Registry, o.Stores, o.Extra)
+	if o.Auth == "" {
+		o.Auth = "auth { mode = \"noauth\" }\n"
+	}
+	cfg := fmt.Sprintf("plugin_dir = %q\napi { bind = %q }\n%s%s%s%s", binDir, addr, o.Registry, o.Auth, o.Stores, o.Extra)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -147,7 +154,10 @@ func startServerWith(t *testing.T, o Options) *server {
 }
 
 // stop ends glance-api with SIGTERM and checks that no plugin outlives it.
-func (s *server) stop() {
+// Only the first call does anything.
+func (s *server) stop() { s.stopped.Do(s.stopOnce) }
+
+func (s *server) stopOnce() {
 	pid := s.cmd.Process.Pid
 	children := pluginPids(pid)
 	s.cmd.Process.Signal(os.Interrupt)

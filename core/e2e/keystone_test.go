@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,15 +132,8 @@ func docID(doc map[string]any, key string) string {
 // examples/deploy/keystone.hcl. Any secret found in its log fails the test.
 func startKeystoneGlance(t *testing.T, ks keystoneService, authURL, extra string, secrets ...*[]string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf(`plugin_dir = %q
-api { bind = %q }
-registry {
-  driver = "sqlite"
-  dsn    = %q
-}
-auth {
+	s := startServerWith(t, Options{
+		Auth: fmt.Sprintf(`auth {
   mode = "keystone"
   keystone {
     auth_url     = env("GLANCE_TEST_OS_AUTH_URL")
@@ -152,19 +143,11 @@ auth {
     timeout      = "2s"
 %s  }
 }
-%s`, binDir, addr, filepath.Join(dir, "glance.db"), extra, filesystemStore(dir))
-	path := filepath.Join(dir, "config.hcl")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, URL: "http://" + addr, DataDir: filepath.Join(dir, "images"), log: &bytes.Buffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(filepath.Join(binDir, "glance-api"), "-config", path)
-	s.cmd.Env = append(os.Environ(), "GLANCE_TEST_OS_AUTH_URL="+authURL, "GLANCE_TEST_SERVICE_PASSWORD="+ks.password)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
+`, extra),
+		Env: []string{"GLANCE_TEST_OS_AUTH_URL=" + authURL, "GLANCE_TEST_SERVICE_PASSWORD=" + ks.password},
+	})
+	// Cleanups run last-in first-out, so this one stops the server itself
+	// first: the log must be complete.
 	t.Cleanup(func() {
 		s.stop()
 		log := s.log.String()
@@ -179,25 +162,7 @@ auth {
 			t.Errorf("glance-api's log shows the service password")
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/healthcheck")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("glance-api exited at start:\n%s", s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("glance-api did not answer within 30s:\n%s", s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return s
 }
 
 // get sends GET path with token (none if "") and returns the status, the

@@ -11,7 +11,7 @@ import (
 // static tokens: the owner shares an image with project "oth", whose
 // member status decides only whether the image is in its lists.
 func TestMembers(t *testing.T) {
-	s := startServerAuth(t, tokensAuth(cAdmin, cOwner, cOther, cAccepted), Options{})
+	s := startServerWith(t, Options{Auth: tokensAuth(cAdmin, cOwner, cOther, cAccepted)})
 	var img struct{ ID string }
 	if err := json.Unmarshal([]byte(s.must(cOwner, 201, "POST", "/v2/images", ctJSON,
 		`{"name": "shared-1", "disk_format": "raw", "container_format": "bare", "visibility": "shared"}`)), &img); err != nil {
@@ -138,5 +138,41 @@ func TestMembers(t *testing.T) {
 		if err := json.Unmarshal([]byte(s.must(cOther, 200, "GET", "/v2/schemas/"+name, "", "")), &sch); err != nil || sch.Name != name {
 			t.Errorf("schema %s: %v %+v", name, err, sch)
 		}
+	}
+}
+
+// TestPolicyAndMemberQuotaFromConfig checks that config.hcl's policy rules
+// and images { member_quota } reach the running server: with the default
+// rules an owner may not publicize, with the override it may; the third
+// member is refused with 413.
+func TestPolicyAndMemberQuotaFromConfig(t *testing.T) {
+	create := `{"name": "q", "disk_format": "raw", "container_format": "bare", "visibility": "shared"}`
+	publicize := `[{"op": "replace", "path": "/visibility", "value": "public"}]`
+	for _, tc := range []struct {
+		name, extra   string
+		publicize     int
+		thirdMember   int
+		thirdContains string
+	}{
+		{"defaults", "", 403, 200, "pen"},
+		{"configured", "images {\n  member_quota = 2\n}\npolicy {\n  rules = {\n    publicize_image = \"role:admin or (role:member and project_id:%(project_id)s)\"\n  }\n}\n",
+			200, 413, "Image member limit exceeded for image"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServerWith(t, Options{Auth: tokensAuth(cOwner), Extra: tc.extra})
+			var img struct{ ID string }
+			if err := json.Unmarshal([]byte(s.must(cOwner, 201, "POST", "/v2/images", ctJSON, create)), &img); err != nil {
+				t.Fatal(err)
+			}
+			members := "/v2/images/" + img.ID + "/members"
+			s.must(cOwner, 200, "POST", members, ctJSON, `{"member": "oth"}`)
+			s.must(cOwner, 200, "POST", members, ctJSON, `{"member": "acc"}`)
+			if status, b := s.as(cOwner, "POST", members, ctJSON, `{"member": "pen"}`); status != tc.thirdMember || !strings.Contains(b, tc.thirdContains) {
+				t.Fatalf("third member: %d %s", status, b)
+			}
+			if status, b := s.as(cOwner, "PATCH", "/v2/images/"+img.ID, "application/openstack-images-v2.1-json-patch", publicize); status != tc.publicize {
+				t.Fatalf("owner publicizes: %d %s", status, b)
+			}
+		})
 	}
 }

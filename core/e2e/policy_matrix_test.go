@@ -1,17 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // caller is one static token of the policy tests' glance-api.
@@ -50,54 +44,6 @@ func tokensAuth(callers ...caller) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
-}
-
-// startServerAuth is startServerWith with auth replaced by authBlock (the
-// harness writes auth { mode = "noauth" }).
-func startServerAuth(t *testing.T, authBlock string, o Options) *server {
-	t.Helper()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := writeConfig(t, dir, addr, o)
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const noauth = "auth { mode = \"noauth\" }\n"
-	if !bytes.Contains(b, []byte(noauth)) {
-		t.Fatalf("the harness's config has no %q:\n%s", noauth, b)
-	}
-	if err := os.WriteFile(cfg, bytes.Replace(b, []byte(noauth), []byte(authBlock), 1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, URL: "http://" + addr, DataDir: filepath.Join(dir, "images"), log: &bytes.Buffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(filepath.Join(binDir, "glance-api"), "-config", cfg)
-	s.cmd.Env = append(os.Environ(), o.Env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(s.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/healthcheck")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("glance-api exited at start:\n%s", s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("glance-api did not answer within 30s:\n%s", s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // as sends a request as c; the body, if any, is sent with ctype. It
@@ -370,7 +316,7 @@ func ownerWrite(ok int) [8][4]int {
 // every visibility against the real glance-api in auth mode "tokens", and
 // checks each status against the table above.
 func TestPolicyMatrix(t *testing.T) {
-	s := startServerAuth(t, tokensAuth(matrixCallers...), Options{})
+	s := startServerWith(t, Options{Auth: tokensAuth(matrixCallers...)})
 	cells, failed := 0, 0
 	var summary strings.Builder
 	for _, op := range matrixOps {

@@ -198,7 +198,13 @@ func serve(path string, stderr io.Writer) int {
 		ShowMultipleLocations: cfg.Images.ShowMultipleLocations,
 		ShowImageDirectURL:    cfg.Images.ShowImageDirectURL,
 		LocationQuota:         cfg.Images.LocationQuota,
+		MemberQuota:           cfg.Images.MemberQuota,
 		StorageQuota:          cfg.Images.UserStorageQuota,
+	}
+	// Load has already checked the rules; an error here is a bug.
+	if opts.Policy, err = cfg.Policy.Enforcer(); err != nil {
+		logger.Error("policy", "error", err)
+		return 1
 	}
 	if authn != nil {
 		opts.Authenticate, opts.AuthChallenge = authn.Authenticate, authn.Challenge()
