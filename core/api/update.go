@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -418,15 +419,30 @@ func (s *server) applyLocationChange(ctx context.Context, a *access, ch image.Ch
 		img.Locations = slices.Insert(img.Locations, pos, loc)
 	default: // replace: the new list; kept locations keep their ids
 		items := ch.Value.([]any)
-		old := img.Locations
-		img.Locations = nil
+		lvs := make([]locationValue, 0, len(items))
 		for _, it := range items {
 			lv, err := parseLocationValue(it)
 			if err != nil {
 				return err
 			}
+			lvs = append(lvs, lv)
+		}
+		old := img.Locations
+		// Glance (since OSSN-0090) lets a replace on an image that has
+		// locations change their metadata only: dropping or swapping a URL
+		// through replace would bypass delete_image_location.
+		if len(old) > 0 && !sameURLs(old, lvs) {
+			return newError(http.StatusBadRequest, "Original locations is not empty: %s", locationsRepr(old))
+		}
+		img.Locations = nil
+		for _, lv := range lvs {
+			if slices.ContainsFunc(img.Locations, func(l image.Location) bool { return l.URL == lv.url }) {
+				return newError(http.StatusBadRequest, "The location %s already exists", lv.url)
+			}
 			if i := slices.IndexFunc(old, func(l image.Location) bool { return l.URL == lv.url }); i >= 0 {
-				img.Locations = append(img.Locations, old[i])
+				kept := old[i]
+				kept.Metadata = withStore(lv.metadata, kept.StoreID)
+				img.Locations = append(img.Locations, kept)
 				continue
 			}
 			loc, err := s.newLocation(ctx, img, lv)
@@ -443,6 +459,54 @@ func (s *server) applyLocationChange(ctx context.Context, a *access, ch image.Ch
 		img.Status = image.StatusActive
 	}
 	return nil
+}
+
+// sameURLs reports whether locs and lvs name the same URLs, in any order.
+func sameURLs(locs []image.Location, lvs []locationValue) bool {
+	a := make([]string, 0, len(locs))
+	for _, l := range locs {
+		a = append(a, l.URL)
+	}
+	b := make([]string, 0, len(lvs))
+	for _, lv := range lvs {
+		b = append(b, lv.url)
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// locationsRepr is Python's repr of the locations, as Glance's message
+// shows them.
+func locationsRepr(locs []image.Location) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, l := range locs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("{'url': " + pyQuote(l.URL) + ", 'metadata': {")
+		keys := slices.Sorted(maps.Keys(l.Metadata))
+		for j, k := range keys {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pyQuote(k) + ": " + pyQuote(l.Metadata[k]))
+		}
+		b.WriteString("}, 'status': " + pyQuote(l.Status) + "}")
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// pyQuote is Python's repr of a str (printable ASCII and beyond as is).
+func pyQuote(v string) string {
+	q := "'"
+	if strings.Contains(v, "'") && !strings.Contains(v, `"`) {
+		q = `"`
+	}
+	r := strings.NewReplacer(`\`, `\\`, q, `\`+q, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	return q + r.Replace(v) + q
 }
 
 // locationPos is Glance's _get_locations_op_pos: a decimal index or "-"

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,5 +333,80 @@ func TestHTTPStoreLocations(t *testing.T) {
 	s.stop()
 	if log := s.log.String(); strings.Contains(log, "unhealthy") || strings.Contains(log, "panic") {
 		t.Errorf("glance-api log:\n%s", log)
+	}
+}
+
+// TestLocationReplaceChangesMetadataOnly: as Glance since OSSN-0090, a
+// replace of /locations on an image that has locations may change their
+// metadata (kept, and shown afterwards) but not drop or swap a URL (400,
+// locations unchanged): removing one is delete_image_location's business.
+func TestLocationReplaceChangesMetadataOnly(t *testing.T) {
+	data := randomBytes(1<<20+5, 12)
+	web := newOrigin(t, data)
+	s := startServerWith(t, Options{
+		Stores: exampleStores(t, "http.hcl"),
+		Extra:  "images {\n  show_multiple_locations = true\n}\n",
+		Env:    []string{"GLANCE_DATA_DIR=" + filepath.Join(t.TempDir(), "images")},
+	})
+	first, second := web.URL+"/image.raw", web.URL+"/hop/0"
+	img := s.createImage("replace-locations")
+	for _, u := range []string{first, second} {
+		if code, body := s.patchLocation(img.ID, u); code != http.StatusOK {
+			t.Fatalf("add %s: %d %s", u, code, body)
+		}
+	}
+	type loc struct {
+		URL      string            `json:"url"`
+		Metadata map[string]string `json:"metadata"`
+	}
+	locations := func() []loc {
+		resp := s.do("GET", "/v2/images/"+img.ID, nil, nil)
+		defer resp.Body.Close()
+		var v struct {
+			Locations []loc `json:"locations"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Locations
+	}
+	replace := func(locs ...loc) (int, string) {
+		b, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/locations", "value": locs}})
+		resp := s.do("PATCH", "/v2/images/"+img.ID, bytes.NewReader(b), map[string]string{
+			"Content-Type": "application/openstack-images-v2.1-json-patch",
+		})
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	want := locations()
+	if len(want) != 2 || want[0].URL != first || want[1].URL != second {
+		t.Fatalf("locations after adding: %+v", want)
+	}
+	want[0].Metadata["date"] = "2015-10-15"
+	if code, body := replace(want...); code != http.StatusOK {
+		t.Fatalf("replace with new metadata: %d %s", code, body)
+	}
+	if got := locations(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the metadata change: %+v, want %+v", got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		locs []loc
+	}{
+		{"drop one", []loc{want[0]}},
+		{"swap a URL", []loc{want[0], {URL: web.URL + "/hop/1", Metadata: map[string]string{}}}},
+		{"duplicate", []loc{want[0], want[0]}},
+	} {
+		code, body := replace(tc.locs...)
+		if code != http.StatusBadRequest {
+			t.Errorf("replace, %s: %d %s, want 400", tc.name, code, body)
+		}
+		if tc.name != "duplicate" && !strings.Contains(body, "Original locations is not empty") {
+			t.Errorf("replace, %s: body %s", tc.name, body)
+		}
+	}
+	if got := locations(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the refused replaces: %+v, want %+v", got, want)
 	}
 }

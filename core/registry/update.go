@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -117,6 +118,20 @@ func (db *DB) writeUpdate(ctx context.Context, tx *sql.Tx, old, img *image.Image
 		}
 	}
 	for i := range img.Locations {
+		if j := slices.IndexFunc(old.Locations, func(o image.Location) bool { return o.ID == img.Locations[i].ID }); j >= 0 {
+			// A kept location: only its metadata may change.
+			if maps.Equal(old.Locations[j].Metadata, img.Locations[i].Metadata) {
+				continue
+			}
+			meta, err := json.Marshal(nonNilMap(img.Locations[i].Metadata))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.q("UPDATE image_locations SET metadata = ?, updated_at = ? WHERE id = ?"), string(meta), t, img.Locations[i].ID); err != nil {
+				return err
+			}
+			continue
+		}
 		if img.Locations[i].ID == "" {
 			// A time-ordered id: locations are listed by (created_at, id)
 			// and created_at has second precision, so this keeps the
@@ -200,9 +215,16 @@ func imagesEqual(a, b *image.Image) bool {
 		}
 	}
 	for i := range a.Locations {
-		if a.Locations[i].ID != b.Locations[i].ID {
+		if a.Locations[i].ID != b.Locations[i].ID || !maps.Equal(a.Locations[i].Metadata, b.Locations[i].Metadata) {
 			return false
 		}
 	}
 	return true
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

@@ -31,9 +31,10 @@ GOPHERCLOUD_EXPECTED=(
 )
 
 # Tempest feature flags, honestly: no interoperable image import, no
-# multi-store, no image cache; examples/deploy/keystone.hcl leaves
-# show_multiple_locations off; os_glance_* properties are reserved.
-export IMPORT_IMAGE=false IMAGE_CACHING=false MANAGE_LOCATIONS=false OS_GLANCE_RESERVED=true
+# multi-store, no image cache; locations are managed (the server below adds
+# show_multiple_locations and an http store to the example, as the
+# reference Glance of the recipe has); os_glance_* properties are reserved.
+export IMPORT_IMAGE=false IMAGE_CACHING=false MANAGE_LOCATIONS=true OS_GLANCE_RESERVED=true
 
 for v in $(env | grep -o '^OS_[A-Za-z0-9_]*' || true); do unset "$v"; done
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
@@ -81,11 +82,33 @@ step keystone-e2e go test -tags integration -count=1 -timeout 15m -run 'TestKeys
 
 # glance-api from the example: the operator's file, on a free port, its
 # relative data paths under $WORK/glance.
-go build -o "$WORK/bin/" ./core/cmd/glance-api ./plugins/filesystem/cmd/glance-store-filesystem || exit 1
+go build -o "$WORK/bin/" ./core/cmd/glance-api ./plugins/filesystem/cmd/glance-store-filesystem \
+  ./plugins/http/cmd/glance-store-http || exit 1
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 sed "s/127.0.0.1:9292/127.0.0.1:$PORT/" examples/deploy/keystone.hcl > "$WORK/glance/config.hcl"
 grep -q "127.0.0.1:$PORT" "$WORK/glance/config.hcl" || { echo "60-keystone: no bind in the example" >&2; exit 1; }
+# Tempest's ImageLocationsTest adds http:// locations (its http_image), and
+# removes one as a project member: Glance's legacy defaults allow that, its
+# secure-RBAC default (ours) keeps delete_image_location for admins, so this
+# cloud overrides that one rule as its operator would (policy {} is also
+# proven here, on a real server).
+cat >> "$WORK/glance/config.hcl" <<'EOF'
+
+images {
+  show_multiple_locations = true
+}
+
+policy {
+  rules = {
+    delete_image_location = "role:admin or (role:member and project_id:%(project_id)s)"
+  }
+}
+
+store "http" {
+  plugin = "http"
+}
+EOF
 (cd "$WORK/glance" && exec "$WORK/bin/glance-api" -config config.hcl > glance-api.log 2>&1) &
 SERVER_PID=$!
 wait_tcp 127.0.0.1 "$PORT" 30 || { tail -20 "$WORK/glance/glance-api.log"; exit 1; }
