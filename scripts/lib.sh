@@ -24,3 +24,17 @@ wait_tcp() {
   echo "nothing listens on $host:$port after ${secs}s" >&2
   return 1
 }
+
+# step NAME CMD...: runs CMD, prints "-- NAME: ok|FAILED (Ns)" and, when it
+# fails, appends NAME to the caller's failed array (declare failed=() first).
+step() {
+  local name=$1; shift
+  echo "-- $name: $*"
+  local t0=$SECONDS
+  if "$@"; then
+    echo "-- $name: ok ($((SECONDS - t0))s)"
+  else
+    echo "-- $name: FAILED ($((SECONDS - t0))s)"
+    failed+=("$name")
+  fi
+}

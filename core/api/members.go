@@ -298,20 +298,8 @@ func (s *server) updateMember(c *gin.Context) {
 		fail(c, newError(http.StatusBadRequest, "Status not specified"))
 		return
 	}
-	a, ok := s.load(c, id, imageNotFound)
+	m, ok := s.memberFor(c, id, memberID, "modify_member", "Not allowed to update members for image %s.")
 	if !ok {
-		return
-	}
-	const refused = "Not allowed to update members for image %s."
-	if s.sharedOnly(c, a, http.StatusForbidden, refused) {
-		return
-	}
-	m, ok := s.lookupMember(c, a, memberID)
-	if !ok {
-		return
-	}
-	if he := s.checkMember(a, m, "modify_member", refused); he != nil {
-		fail(c, he)
 		return
 	}
 	status, _ := v.(string)
@@ -331,20 +319,7 @@ func (s *server) updateMember(c *gin.Context) {
 // an admin) removes a member; a member may not remove itself.
 func (s *server) deleteMember(c *gin.Context) {
 	id, memberID := c.Param("id"), c.Param("member")
-	a, ok := s.load(c, id, imageNotFound)
-	if !ok {
-		return
-	}
-	const refused = "Not allowed to delete members for image %s."
-	if s.sharedOnly(c, a, http.StatusForbidden, refused) {
-		return
-	}
-	m, ok := s.lookupMember(c, a, memberID)
-	if !ok {
-		return
-	}
-	if he := s.checkMember(a, m, "delete_member", refused); he != nil {
-		fail(c, he)
+	if _, ok := s.memberFor(c, id, memberID, "delete_member", "Not allowed to delete members for image %s."); !ok {
 		return
 	}
 	if err := s.reg.DeleteMember(c.Request.Context(), id, memberID); err != nil {
@@ -352,4 +327,27 @@ func (s *server) deleteMember(c *gin.Context) {
 		return
 	}
 	noContent(c)
+}
+
+// memberFor loads image id and its member memberID for a change under
+// rule: the image must be visible (404), shared (403 refused) and hold the
+// member as the caller may see it (404), and rule must allow the change
+// (403 refused). It has answered the request when ok is false.
+func (s *server) memberFor(c *gin.Context, id, memberID, rule, refused string) (*image.Member, bool) {
+	a, ok := s.load(c, id, imageNotFound)
+	if !ok {
+		return nil, false
+	}
+	if s.sharedOnly(c, a, http.StatusForbidden, refused) {
+		return nil, false
+	}
+	m, ok := s.lookupMember(c, a, memberID)
+	if !ok {
+		return nil, false
+	}
+	if he := s.checkMember(a, m, rule, refused); he != nil {
+		fail(c, he)
+		return nil, false
+	}
+	return m, true
 }

@@ -32,17 +32,6 @@ if [ -n "${GLANCE_BIN_DIR:-}" ] && [ -x "$GLANCE_BIN_DIR/glance-store-s3" ]; the
 fi
 
 failed=()
-step() {
-  local name=$1; shift
-  echo "-- $name: $*"
-  local t0=$SECONDS
-  if "$@"; then
-    echo "-- $name: ok ($((SECONDS - t0))s)"
-  else
-    echo "-- $name: FAILED ($((SECONDS - t0))s)"
-    failed+=("$name")
-  fi
-}
 
 step s3 go test -tags integration -count=1 -timeout 30m ./plugins/s3/...
 step s3-e2e go test -tags integration -count=1 -timeout 15m -run 'TestS3' ./core/e2e/

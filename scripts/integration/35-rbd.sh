@@ -40,17 +40,6 @@ eval "$exports"
 unset CEPH_KEYRING CEPH_ARGS
 
 failed=()
-step() {
-  local name=$1; shift
-  echo "-- $name: $*"
-  local t0=$SECONDS
-  if "$@"; then
-    echo "-- $name: ok ($((SECONDS - t0))s)"
-  else
-    echo "-- $name: FAILED ($((SECONDS - t0))s)"
-    failed+=("$name")
-  fi
-}
 
 BIN=${GLANCE_BIN_DIR:-$PWD/bin}
 mkdir -p "$BIN"

@@ -52,17 +52,6 @@ if [ -n "${GLANCE_BIN_DIR:-}" ] && [ -x "$GLANCE_BIN_DIR/glance-store-swift" ]; 
 fi
 
 failed=()
-step() {
-  local name=$1; shift
-  echo "-- $name: $*"
-  local t0=$SECONDS
-  if "$@"; then
-    echo "-- $name: ok ($((SECONDS - t0))s)"
-  else
-    echo "-- $name: FAILED ($((SECONDS - t0))s)"
-    failed+=("$name")
-  fi
-}
 
 step swift go test -tags integration -count=1 -timeout 30m ./plugins/swift/...
 step swift-e2e go test -tags integration -count=1 -timeout 15m -run 'TestSwift' ./core/e2e/

@@ -58,17 +58,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 failed=()
-step() {
-  local name=$1; shift
-  echo "-- $name: $*"
-  local t0=$SECONDS
-  if "$@"; then
-    echo "-- $name: ok ($((SECONDS - t0))s)"
-  else
-    echo "-- $name: FAILED ($((SECONDS - t0))s)"
-    failed+=("$name")
-  fi
-}
 
 t0=$SECONDS
 if ! exports=$(scripts/keystone.sh up "$WORK/ks"); then
