@@ -46,6 +46,14 @@ type Config struct {
 	// a store that offers it can be tested both ways.
 	NoLocalPut bool
 
+	// KillNotSwept, when set, says why a store cannot remove at its next
+	// Configure what a writer killed mid-upload left (a backend shared by
+	// several hosts cannot tell a dead writer's temporary data from a live
+	// one's at once: Ceph keeps a killed client's watch for 30 s). The
+	// KilledMidPut case is then skipped with this reason, and the store
+	// must prove its own, later sweep.
+	KillNotSwept string
+
 	// SettleTimeout is how long the suite waits for cleanup to become
 	// visible through the leftovers lister and Stat: a plugin process may
 	// still be removing temporary data when the host's call has returned,

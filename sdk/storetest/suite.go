@@ -41,12 +41,13 @@ func runSuite(t *testing.T, cfg Config, open func(t testing.TB) store.Backend, k
 		t.Fatal("storetest: Config.Setup is nil")
 	}
 	s := &suite{
-		chunk:   cfg.ChunkSize,
-		maxSize: cfg.MaxSize,
-		settle:  cfg.SettleTimeout,
-		preload: cfg.Preload,
-		killer:  k,
-		created: map[string]string{},
+		chunk:    cfg.ChunkSize,
+		maxSize:  cfg.MaxSize,
+		settle:   cfg.SettleTimeout,
+		preload:  cfg.Preload,
+		killer:   k,
+		notSwept: cfg.KillNotSwept,
+		created:  map[string]string{},
 	}
 	if s.chunk <= 0 {
 		s.chunk = store.DefaultChunkSize
@@ -119,6 +120,7 @@ type suite struct {
 	settle    time.Duration
 	preload   func(t testing.TB, id string, size int64, data io.Reader) string
 	killer    *killer // RunBinary only
+	notSwept  string  // Config.KillNotSwept
 
 	seed atomic.Uint64
 
