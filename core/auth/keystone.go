@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/glance-go/glance/core/api"
 )
@@ -58,6 +60,9 @@ type Keystone struct {
 	log       hclog.Logger
 	challenge string
 	cache     *tokenCache // nil when CacheTTL is 0
+	// flight makes concurrent first uses of one token (a client's burst
+	// of requests) share one validation.
+	flight singleflight.Group
 
 	mu         sync.Mutex // guards the service token; held while obtaining one
 	svcToken   string
@@ -141,10 +146,19 @@ func (k *Keystone) Validate(ctx context.Context, token string) (api.Identity, er
 			return id, nil
 		}
 	}
-	id, expires, err := k.validate(ctx, token)
+	// Keyed by the token's hash, like the cache. The shared call must not
+	// die with the first caller's request: the HTTP client's timeout
+	// bounds it.
+	v, err, _ := k.flight.Do(string(key[:]), func() (any, error) {
+		id, expires, err := k.validate(context.WithoutCancel(ctx), token)
+		return validation{id, expires}, err
+	})
 	if err != nil {
 		return api.Identity{}, err
 	}
+	res := v.(validation)
+	id, expires := res.id, res.expires
+	id.Roles = slices.Clone(id.Roles)
 	now = k.o.Now()
 	if !now.Before(expires) {
 		return api.Identity{}, unauthenticated("token expired at %s", expires.UTC().Format(time.RFC3339))
@@ -157,6 +171,12 @@ func (k *Keystone) Validate(ctx context.Context, token string) (api.Identity, er
 		k.cache.put(key, id, until)
 	}
 	return id, nil
+}
+
+// validation is what one call to Keystone established.
+type validation struct {
+	id      api.Identity
+	expires time.Time
 }
 
 // wellFormed accepts what Fernet and JWS tokens are made of (base64url

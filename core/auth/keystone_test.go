@@ -629,3 +629,42 @@ func TestKeystoneHangingFailsFast(t *testing.T) {
 		t.Errorf("10 requests took %v with a 300ms timeout: they queue one timeout each", d)
 	}
 }
+
+// TestKeystoneConcurrentFirstUse: a burst of requests with one new token
+// asks Keystone once, and a caller that gives up does not fail the others.
+func TestKeystoneConcurrentFirstUse(t *testing.T) {
+	e := newKsEnv(t, func(o *KeystoneOptions) { o.CacheTTL = 0 })
+	e.ks.addToken(userTok, "u", "p", e.clock.now().Add(time.Hour), "member", "reader")
+	if err := e.k.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.ks.set(func(f *fakeKeystone) { f.delay = time.Second })
+	gone, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		ctx := context.Background()
+		if i == 0 {
+			ctx = gone
+		}
+		wg.Go(func() {
+			id, err := e.k.Validate(ctx, userTok)
+			if err == nil && (id.ProjectID != "p" || len(id.Roles) != 2) {
+				err = fmt.Errorf("identity %+v", id)
+			}
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := e.ks.gets.Load(); n != 1 {
+		t.Errorf("%d validations for 8 concurrent first uses, want 1", n)
+	}
+}
