@@ -298,8 +298,7 @@ func (s *server) updateMember(c *gin.Context) {
 		fail(c, newError(http.StatusBadRequest, "Status not specified"))
 		return
 	}
-	m, ok := s.memberFor(c, id, memberID, "modify_member", "Not allowed to update members for image %s.")
-	if !ok {
+	if _, ok := s.memberFor(c, id, memberID, "modify_member", "Not allowed to update members for image %s."); !ok {
 		return
 	}
 	status, _ := v.(string)
