@@ -411,7 +411,7 @@ func (s *server) listImages(c *gin.Context) {
 		fail(c, newError(http.StatusBadRequest, "Invalid query string"))
 		return
 	}
-	links, _ := parseQuery(c.Request.URL.RawQuery)
+	links := linkParams(pairs)
 	who := identity(c)
 	if !s.allowed(who, "get_images", policy.Target{"project_id": who.ProjectID}) {
 		fail(c, newError(http.StatusForbidden, notAuthorizedF, "get_images"))
@@ -475,26 +475,16 @@ type queryParams struct {
 	vals map[string]string
 }
 
-func parseQuery(raw string) (queryParams, error) {
+// linkParams keeps, of pairs, each key once with its last value.
+func linkParams(pairs []param) queryParams {
 	q := queryParams{vals: map[string]string{}}
-	for _, part := range strings.Split(raw, "&") {
-		if part == "" {
-			continue
+	for _, p := range pairs {
+		if _, ok := q.vals[p.key]; !ok {
+			q.keys = append(q.keys, p.key)
 		}
-		k, v, _ := strings.Cut(part, "=")
-		k, err := url.QueryUnescape(k)
-		if err != nil {
-			return q, err
-		}
-		if v, err = url.QueryUnescape(v); err != nil {
-			return q, err
-		}
-		if _, ok := q.vals[k]; !ok {
-			q.keys = append(q.keys, k)
-		}
-		q.vals[k] = v
+		q.vals[p.key] = p.value
 	}
-	return q, nil
+	return q
 }
 
 func (q queryParams) encode(skip string) string {
