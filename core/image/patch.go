@@ -1,8 +1,6 @@
 package image
 
 import (
-	"bytes"
-	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,15 +56,9 @@ func IsBaseAttribute(k string) bool { return slices.Contains(baseAttributes, k) 
 // Glance's deserializer does before touching the image: every error is
 // reported before any change is applied.
 func (r Rules) ParsePatch(body []byte, draft int) ([]Change, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, Errorf(ErrInvalid, "Body expected in request.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil || dec.More() {
-		return nil, Errorf(ErrInvalid, "Malformed JSON in request body.")
+	raw, err := decodeBody(body)
+	if err != nil {
+		return nil, err
 	}
 	list, ok := raw.([]any)
 	if !ok {

@@ -92,15 +92,9 @@ func schemaError(format string, args ...any) error {
 // image: status queued, visibility shared unless given, no id unless given
 // (the caller assigns one), no owner unless given, no timestamps.
 func (r Rules) ParseCreate(body []byte) (*Image, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, Errorf(ErrInvalid, "Body expected in request.")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil || dec.More() {
-		return nil, Errorf(ErrInvalid, "Malformed JSON in request body.")
+	raw, err := decodeBody(body)
+	if err != nil {
+		return nil, err
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
@@ -325,4 +319,21 @@ func pyEnum(enum []string, nullable bool) string {
 		parts = append(parts, "'"+e+"'")
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// decodeBody decodes a request's JSON body as Glance's deserializers do:
+// an empty body and anything but one JSON value are errors. Numbers stay
+// json.Number.
+func decodeBody(body []byte) (any, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, Errorf(ErrInvalid, "Body expected in request.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil || dec.More() {
+		return nil, Errorf(ErrInvalid, "Malformed JSON in request body.")
+	}
+	return raw, nil
 }
