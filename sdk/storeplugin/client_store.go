@@ -114,12 +114,7 @@ func (c *Client) streamPut(ctx context.Context, req store.PutRequest, body io.Re
 	if err != nil {
 		return store.PutResult{}, c.err(ctx, err)
 	}
-	hdr := &storev1.PutHeader{ImageId: req.ImageID, Context: req.Context}
-	if req.Size >= 0 {
-		size := req.Size
-		hdr.SizeBytes = &size
-	}
-	if err := stream.Send(&storev1.PutRequest{Msg: &storev1.PutRequest_Header{Header: hdr}}); err != nil {
+	if err := stream.Send(&storev1.PutRequest{Msg: &storev1.PutRequest_Header{Header: putHeader(req)}}); err != nil {
 		return store.PutResult{}, c.putErr(ctx, stream, err)
 	}
 
@@ -171,6 +166,16 @@ func (c *Client) streamPut(ctx context.Context, req store.PutRequest, body io.Re
 		Size:     resp.GetSizeBytes(),
 		Metadata: resp.GetLocationMetadata(),
 	}, nil
+}
+
+// putHeader is the header of a Put or LocalPut stream for req.
+func putHeader(req store.PutRequest) *storev1.PutHeader {
+	hdr := &storev1.PutHeader{ImageId: req.ImageID, Context: req.Context}
+	if req.Size >= 0 {
+		size := req.Size
+		hdr.SizeBytes = &size
+	}
+	return hdr
 }
 
 // putErr maps a failed Send: io.EOF means the plugin ended the stream, and

@@ -64,12 +64,7 @@ func (c *Client) localPut(ctx context.Context, req store.PutRequest, body io.Rea
 	if err != nil {
 		return store.PutResult{}, false, c.err(ctx, err)
 	}
-	hdr := &storev1.PutHeader{ImageId: req.ImageID, Context: req.Context}
-	if req.Size >= 0 {
-		size := req.Size
-		hdr.SizeBytes = &size
-	}
-	if err := stream.Send(&storev1.LocalPutRequest{Msg: &storev1.LocalPutRequest_Header{Header: hdr}}); err != nil {
+	if err := stream.Send(&storev1.LocalPutRequest{Msg: &storev1.LocalPutRequest_Header{Header: putHeader(req)}}); err != nil {
 		if err == io.EOF {
 			_, err = stream.Recv()
 		}
