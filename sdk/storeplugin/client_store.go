@@ -161,11 +161,7 @@ func (c *Client) streamPut(ctx context.Context, req store.PutRequest, body io.Re
 	if err != nil {
 		return store.PutResult{}, c.err(ctx, err)
 	}
-	return store.PutResult{
-		Location: resp.GetLocation(),
-		Size:     resp.GetSizeBytes(),
-		Metadata: resp.GetLocationMetadata(),
-	}, nil
+	return putResultFromProto(resp), nil
 }
 
 // putHeader is the header of a Put or LocalPut stream for req.

@@ -143,3 +143,11 @@ func diagsFromProto(ps []*storev1.Diagnostic) store.Diagnostics {
 	}
 	return out
 }
+
+func putResultToProto(r store.PutResult) *storev1.PutResponse {
+	return &storev1.PutResponse{Location: r.Location, SizeBytes: r.Size, LocationMetadata: r.Metadata}
+}
+
+func putResultFromProto(r *storev1.PutResponse) store.PutResult {
+	return store.PutResult{Location: r.GetLocation(), Size: r.GetSizeBytes(), Metadata: r.GetLocationMetadata()}
+}

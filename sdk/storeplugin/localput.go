@@ -157,7 +157,7 @@ func (c *Client) localPut(ctx context.Context, req store.PutRequest, body io.Rea
 	if out == nil {
 		return store.PutResult{}, false, c.protocolErr("a local put stream did not answer its commit with a result")
 	}
-	return store.PutResult{Location: out.GetLocation(), Size: out.GetSizeBytes(), Metadata: out.GetLocationMetadata()}, false, nil
+	return putResultFromProto(out), false, nil
 }
 
 // awaitAbort waits, briefly, for wait to see the end of an aborted stream:

@@ -168,11 +168,7 @@ func (s storeServer) Put(stream storev1.StoreService_PutServer) error {
 		}
 		return status.Error(codes.Internal, "store returned from Put before reading its whole body")
 	}
-	return stream.SendAndClose(&storev1.PutResponse{
-		Location:         res.Location,
-		SizeBytes:        res.Size,
-		LocationMetadata: res.Metadata,
-	})
+	return stream.SendAndClose(putResultToProto(res))
 }
 
 // putRequest checks the header of a Put or LocalPut stream.
@@ -262,11 +258,7 @@ func (s storeServer) LocalPut(stream storev1.StoreService_LocalPutServer) error 
 		}
 		return statusErr(err)
 	}
-	if err := stream.Send(&storev1.LocalPutResponse{Msg: &storev1.LocalPutResponse_Result{Result: &storev1.PutResponse{
-		Location:         res.Location,
-		SizeBytes:        res.Size,
-		LocationMetadata: res.Metadata,
-	}}}); err != nil {
+	if err := stream.Send(&storev1.LocalPutResponse{Msg: &storev1.LocalPutResponse_Result{Result: putResultToProto(res)}}); err != nil {
 		// The host cannot learn the location, so it cannot record nor
 		// delete the object: undo it here.
 		if derr := s.b.Delete(context.WithoutCancel(ctx), res.Location); derr != nil {
