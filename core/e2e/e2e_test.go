@@ -98,12 +98,7 @@ func imageLifecycle(t *testing.T, s *server) {
 	md5sum := md5.Sum(data)
 	sha := sha512.Sum512(data)
 
-	resp := s.do("PUT", "/v2/images/"+img.ID+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload: %d %s", resp.StatusCode, b)
-	}
+	s.mustUpload(img.ID, data, "upload")
 
 	got := s.getImage(img.ID)
 	if got.Status != "active" || got.Size == nil || *got.Size != int64(len(data)) {
@@ -119,7 +114,7 @@ func imageLifecycle(t *testing.T, s *server) {
 		t.Errorf("data_dir holds %v, want just %s", files, img.ID)
 	}
 
-	resp = s.do("GET", "/v2/images/"+img.ID+"/file", nil, nil)
+	resp := s.do("GET", "/v2/images/"+img.ID+"/file", nil, nil)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -238,12 +233,7 @@ func pluginKilledDuringUpload(t *testing.T, s *server) {
 	waitFor(t, 10*time.Second, "the partial file to be removed", func() bool { return len(dataFiles(t, s.DataDir)) == 0 })
 
 	data := randomBytes(3<<20+17, 3)
-	resp := s.do("PUT", "/v2/images/"+img.ID+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload after restart: %d %s", resp.StatusCode, b)
-	}
+	s.mustUpload(img.ID, data, "upload after restart")
 	if st := s.getImage(img.ID).Status; st != "active" {
 		t.Errorf("status %q, want active", st)
 	}

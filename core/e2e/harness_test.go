@@ -237,6 +237,24 @@ func (s *server) do(method, path string, body io.Reader, hdr map[string]string) 
 	return resp
 }
 
+// upload PUTs data as image id's file and returns the status and body.
+func (s *server) upload(id string, data []byte) (int, string) {
+	s.t.Helper()
+	resp := s.do("PUT", "/v2/images/"+id+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mustUpload uploads data as image id's file and fails the test at once
+// unless the answer is 204; what says which upload it was.
+func (s *server) mustUpload(id string, data []byte, what string) {
+	s.t.Helper()
+	if code, b := s.upload(id, data); code != http.StatusNoContent {
+		s.t.Fatalf("%s: %d %s", what, code, b)
+	}
+}
+
 // byteRange is a Range header and the inclusive span of the image it must
 // return.
 type byteRange struct {

@@ -42,11 +42,7 @@ func TestHTTPStoreIsReadOnly(t *testing.T) {
 	if st := s.getImage(img.ID).Status; st != "queued" {
 		t.Errorf("status after the refused upload %q, want queued", st)
 	}
-	resp = s.do("PUT", "/v2/images/"+img.ID+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload to the default store: %d", resp.StatusCode)
-	}
+	s.mustUpload(img.ID, data, "upload to the default store")
 	if files := dataFiles(t, dataDir); len(files) != 1 {
 		t.Errorf("the filesystem store holds %q", files)
 	}
@@ -239,12 +235,7 @@ func TestHTTPStoreLocations(t *testing.T) {
 	// An upload beside it goes to the default (filesystem) store.
 	up := s.createImage("uploaded")
 	updata := randomBytes(1<<20+7, 12)
-	resp = s.do("PUT", "/v2/images/"+up.ID+"/file", bytes.NewReader(updata), map[string]string{"Content-Type": "application/octet-stream"})
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload to the default store: %d %s", resp.StatusCode, b)
-	}
+	s.mustUpload(up.ID, updata, "upload to the default store")
 	if got := s.getImage(up.ID); got.Status != "active" || got.Size == nil || *got.Size != int64(len(updata)) || got.Checksum == nil {
 		t.Errorf("after upload: %+v", got)
 	}
@@ -252,7 +243,7 @@ func TestHTTPStoreLocations(t *testing.T) {
 		t.Errorf("the filesystem store holds %q, want just %s", files, up.ID)
 	}
 	resp = s.do("GET", "/v2/images/"+up.ID+"/file", nil, nil)
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, updata) {
 		t.Errorf("download of the uploaded image: %d, %d bytes (identical: %v)", resp.StatusCode, len(b), bytes.Equal(b, updata))

@@ -98,12 +98,7 @@ func TestRBDImageLifecycle(t *testing.T) {
 	img := s.createImage("rbd-lifecycle")
 	data := randomBytes(48<<20+4321, 7)
 	md5sum := md5.Sum(data)
-	resp := s.do("PUT", "/v2/images/"+img.ID+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload: %d %s", resp.StatusCode, b)
-	}
+	s.mustUpload(img.ID, data, "upload")
 	got := s.getImage(img.ID)
 	if got.Status != "active" || got.Size == nil || *got.Size != int64(len(data)) {
 		t.Fatalf("after upload: %+v", got)
@@ -118,7 +113,7 @@ func TestRBDImageLifecycle(t *testing.T) {
 		t.Errorf("rbd info %s@snap:\n%s", img.ID, info)
 	}
 
-	resp = s.do("GET", "/v2/images/"+img.ID+"/file", nil, nil)
+	resp := s.do("GET", "/v2/images/"+img.ID+"/file", nil, nil)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
@@ -160,16 +155,12 @@ func TestRBDDeleteImageWithClone(t *testing.T) {
 
 	img := s.createImage("rbd-clone")
 	data := randomBytes(3<<20, 9)
-	resp := s.do("PUT", "/v2/images/"+img.ID+"/file", bytes.NewReader(data), map[string]string{"Content-Type": "application/octet-stream"})
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("upload: %d", resp.StatusCode)
-	}
+	s.mustUpload(img.ID, data, "upload")
 	child := e.pool + "/" + img.ID + "-vm-disk"
 	e.rbd(t, "clone", e.pool+"/"+img.ID+"@snap", child)
 	removeChild := func() { e.rbd(t, "flatten", child); e.rbd(t, "rm", child) }
 
-	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
+	resp := s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
 	msg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusConflict {
