@@ -176,16 +176,15 @@ func TestSwiftUnhealthyStore(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	cases := []struct {
-		name        string
-		needsSwift  bool
-		env         []string // overrides
-		noCreate    bool
-		reason      string // in glance-api's log
-		secretNotIn string
+		name       string
+		needsSwift bool
+		env        []string // overrides
+		noCreate   bool
+		reason     string // in glance-api's log
 	}{
-		{"wrong_credentials", true, []string{"SWIFT_KEY=" + wrongKey}, false, "authenticating as", wrongKey},
-		{"missing_container", true, []string{"SWIFT_CONTAINER=glance-e2e-missing-" + swiftSuffix()}, true, "does not exist", ""},
-		{"unreachable_endpoint", false, []string{"SWIFT_AUTH_URL=http://" + closed + "/auth/v1.0"}, false, "connection refused", ""},
+		{"wrong_credentials", true, []string{"SWIFT_KEY=" + wrongKey}, false, "authenticating as"},
+		{"missing_container", true, []string{"SWIFT_CONTAINER=glance-e2e-missing-" + swiftSuffix()}, true, "does not exist"},
+		{"unreachable_endpoint", false, []string{"SWIFT_AUTH_URL=http://" + closed + "/auth/v1.0"}, false, "connection refused"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
