@@ -139,11 +139,7 @@ func imageLifecycle(t *testing.T, s *server) {
 		s.checkRange(img.ID, data, r)
 	}
 
-	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete: %d", resp.StatusCode)
-	}
+	s.mustDelete(img.ID, "delete")
 	if files := dataFiles(t, s.DataDir); len(files) != 0 {
 		t.Errorf("data_dir after delete holds %v", files)
 	}

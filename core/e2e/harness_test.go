@@ -255,6 +255,17 @@ func (s *server) mustUpload(id string, data []byte, what string) {
 	}
 }
 
+// mustDelete deletes image id and fails the test at once unless the
+// answer is 204; what says which delete it was.
+func (s *server) mustDelete(id, what string) {
+	s.t.Helper()
+	resp := s.do("DELETE", "/v2/images/"+id, nil, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		s.t.Fatalf("%s: %d, want 204", what, resp.StatusCode)
+	}
+}
+
 // byteRange is a Range header and the inclusive span of the image it must
 // return.
 type byteRange struct {

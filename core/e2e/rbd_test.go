@@ -131,11 +131,7 @@ func TestRBDImageLifecycle(t *testing.T) {
 		s.checkRange(img.ID, data, r)
 	}
 
-	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete: %d", resp.StatusCode)
-	}
+	s.mustDelete(img.ID, "delete")
 	if ls := e.rbd(t, "ls", e.pool); ls != "" {
 		t.Errorf("rbd ls %s after delete: %q", e.pool, ls)
 	}
@@ -181,11 +177,7 @@ func TestRBDDeleteImageWithClone(t *testing.T) {
 		t.Errorf("data after the refused delete: %d bytes, differ", len(body))
 	}
 	removeChild()
-	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete after the clone went: %d", resp.StatusCode)
-	}
+	s.mustDelete(img.ID, "delete after the clone went")
 	if ls := e.rbd(t, "ls", e.pool); ls != "" {
 		t.Errorf("rbd ls %s after delete: %q", e.pool, ls)
 	}

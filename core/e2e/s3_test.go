@@ -177,11 +177,7 @@ func TestS3ImageLifecycle(t *testing.T) {
 		s.checkRange(img.ID, data, r)
 	}
 
-	resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("delete: %d", resp.StatusCode)
-	}
+	s.mustDelete(img.ID, "delete")
 	waitFor(t, 10*time.Second, "an empty bucket", func() bool { return len(bucketContents(t, c, bucket)) == 0 })
 }
 

@@ -149,11 +149,7 @@ func TestSwiftImageLifecycle(t *testing.T) {
 				s.checkRange(img.ID, data, byteRange{fmt.Sprintf("bytes=%d-%d", r[0], r[1]), r[0], r[1]})
 			}
 
-			resp = s.do("DELETE", "/v2/images/"+img.ID, nil, nil)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNoContent {
-				t.Fatalf("delete: %d", resp.StatusCode)
-			}
+			s.mustDelete(img.ID, "delete")
 			waitFor(t, 10*time.Second, "the container to be empty", func() bool { return len(swiftContents(t, c, container)) == 0 })
 		})
 	}
